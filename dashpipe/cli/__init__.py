@@ -1,0 +1,1 @@
+"""The ``dashpipe`` command line."""

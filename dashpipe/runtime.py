@@ -1,0 +1,84 @@
+"""Per-process state: the settings, the store, the database and the models, each built once.
+
+A worker process builds its models on first use (or at start, to fail early) and keeps them;
+nothing here is created at import time.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from sqlalchemy.engine import Engine
+
+from dashpipe.config import Settings, load_settings
+from dashpipe.models.base import Detector, PlateReader, Proposer
+from dashpipe.storage import Store
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.settings.store)
+
+    @cached_property
+    def engine(self) -> Engine:
+        from dashpipe.db import connect
+
+        return connect(self.settings.database_url)
+
+    @cached_property
+    def proposer(self) -> Proposer:
+        from dashpipe.models.registry import build_proposer
+
+        with self._lock:
+            return build_proposer(self.settings.proposer)
+
+    @cached_property
+    def detector(self) -> Detector:
+        from dashpipe.models.registry import build_detector
+
+        with self._lock:
+            return build_detector(self.settings.detector)
+
+    @cached_property
+    def reader(self) -> PlateReader:
+        from dashpipe.models.registry import build_reader
+
+        with self._lock:
+            return build_reader(self.settings.ocr)
+
+    def warm(self, queues: set[str]) -> None:
+        """Build what the served queues need now, so a missing model fails the start, not a job."""
+        if "jetson" in queues:
+            _ = self.proposer
+        if "gpu" in queues:
+            _ = self.detector
+            _ = self.reader
+        if "archive" in queues:
+            _ = self.engine
+
+
+_current: Runtime | None = None
+_current_lock = threading.Lock()
+
+
+def configure(settings: Settings) -> Runtime:
+    """Make ``settings`` this process's settings (the CLI does this once, before any task runs)."""
+    global _current
+    with _current_lock:
+        _current = Runtime(settings)
+        return _current
+
+
+def get_runtime() -> Runtime:
+    global _current
+    with _current_lock:
+        if _current is None:
+            _current = Runtime(load_settings())
+        return _current

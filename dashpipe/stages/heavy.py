@@ -1,0 +1,220 @@
+"""GPU stage: full-resolution plates on the kept frames, read, followed, voted, placed on the map.
+
+``read_plates`` is the per-frame part (detector -> crops -> OCR in one batch per frame);
+``sightings_from_reads`` turns the reads of the whole video into one entry per physical plate.
+Crops of every read are kept as JPEG bytes only until the best of each plate is chosen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from dashpipe.config import PlateSettings, Settings, WatchlistEntry
+from dashpipe.gps.align import GpsContext, load_gps_context
+from dashpipe.gps.movement import relative_motion
+from dashpipe.gps.track import position_at
+from dashpipe.models.base import Detector, PlateReader
+from dashpipe.plates.crop import crop_quality, extract_crop
+from dashpipe.plates.enhance import enhance
+from dashpipe.plates.text import is_plausible
+from dashpipe.plates.track import build_tracks
+from dashpipe.plates.vote import vote
+from dashpipe.plates.watchlist import match_watchlist
+from dashpipe.types import (
+    Alert,
+    HeavyResult,
+    PlateRead,
+    PlateSighting,
+    PreprocessResult,
+    Region,
+    SelectedFrame,
+)
+
+CROP_JPEG_QUALITY = 92
+
+
+@dataclass(frozen=True, slots=True)
+class FrameReads:
+    reads: list[PlateRead]
+    crops: dict[PlateRead, bytes]  # JPEG of the crop each read was made from
+
+
+def _vehicle_for(plate: Region, vehicles: Sequence[Region]) -> Region | None:
+    """The smallest vehicle box that holds the plate's centre (the nearest car, not the one behind)."""
+    cx, cy = plate.box.center
+    holding = [v for v in vehicles if v.box.x1 <= cx <= v.box.x2 and v.box.y1 <= cy <= v.box.y2]
+    return min(holding, key=lambda v: v.box.area) if holding else None
+
+
+def read_frame(
+    image: np.ndarray,
+    frame: SelectedFrame,
+    detector: Detector,
+    reader: PlateReader,
+    cfg: PlateSettings,
+) -> FrameReads:
+    regions = detector.detect(image, frame.regions)
+    plates = [r for r in regions if r.label == "plate"]
+    vehicles = [r for r in regions if r.label == "vehicle"]
+    if not plates:
+        return FrameReads([], {})
+    flagged = bool(frame.flags) and cfg.enhance
+    crops = [extract_crop(image, p.box) for p in plates]
+    keep = [i for i, c in enumerate(crops) if c.size > 0]
+    crops = [crops[i] for i in keep]
+    plates = [plates[i] for i in keep]
+    to_read = [enhance(c) for c in crops] if flagged else crops
+    results = reader.read(to_read)
+    reads: list[PlateRead] = []
+    jpegs: dict[PlateRead, bytes] = {}
+    for plate, crop, res in zip(plates, to_read, results):
+        if not res.text:
+            continue
+        read = PlateRead(
+                frame_index=frame.index,
+                t_s=frame.pts_s,
+                box=plate.box,
+                text=res.text,
+                confidence=res.confidence,
+                char_confidences=res.char_confidences,
+                quality=crop_quality(crop),
+                enhanced=flagged,
+                vehicle=_vehicle_for(plate, vehicles),
+            )
+        reads.append(read)
+        ok, jpg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, CROP_JPEG_QUALITY])
+        if ok:
+            jpegs[read] = jpg.tobytes()
+    return FrameReads(reads, jpegs)
+
+
+def read_plates(
+    pre: PreprocessResult,
+    frames: Iterable[tuple[int, float, np.ndarray]],
+    detector: Detector,
+    reader: PlateReader,
+    cfg: PlateSettings,
+) -> FrameReads:
+    by_index = {f.index: f for f in pre.selected}
+    reads: list[PlateRead] = []
+    crops: dict[PlateRead, bytes] = {}
+    for index, _pts, image in frames:
+        frame = by_index.get(index)
+        if frame is None:
+            continue
+        got = read_frame(image, frame, detector, reader, cfg)
+        reads.extend(got.reads)
+        crops.update(got.crops)
+    return FrameReads(reads, crops)
+
+
+def _alerts(text: str, sighting: PlateSighting, watchlist: Sequence[WatchlistEntry]) -> list[Alert]:
+    hit = match_watchlist(text, watchlist)
+    if hit is None:
+        return []
+    entry, kind = hit
+    return [
+        Alert(
+            plate=text,
+            matched=entry.label or entry.plate,
+            kind=kind,
+            first_seen_s=sighting.first_seen_s,
+            lat=sighting.lat,
+            lon=sighting.lon,
+        )
+    ]
+
+
+def sightings_from_reads(
+    reads: Sequence[PlateRead],
+    crop_jpegs: dict[PlateRead, bytes],
+    settings: Settings,
+    frame_size: tuple[int, int],
+    gps: GpsContext,
+) -> tuple[list[PlateSighting], dict[str, bytes], list[Alert]]:
+    cfg = settings.plates
+    sightings: list[PlateSighting] = []
+    files: dict[str, bytes] = {}
+    alerts: list[Alert] = []
+    for track in build_tracks(reads, cfg):
+        if len(track) < cfg.min_reads:
+            continue
+        voted = vote(track, cfg)
+        if not voted.text or not is_plausible(voted.text, cfg):
+            continue
+        first, last = track[0], track[-1]
+        best = voted.best
+        name = f"{voted.text}_{best.frame_index:07d}.jpg"
+        if best in crop_jpegs:
+            files[name] = crop_jpegs[best]
+        t_first = gps.at(first.t_s)
+        t_last = gps.at(last.t_s)
+        p_first = position_at(gps.fixes, t_first, settings.gps.max_gap_s) if t_first and gps.fixes else None
+        p_last = position_at(gps.fixes, t_last, settings.gps.max_gap_s) if t_last and gps.fixes else None
+        vehicle = next((r.vehicle for r in track if r.vehicle is not None), None)
+        sighting = PlateSighting(
+            text=voted.text,
+            confidence=voted.confidence,
+            first_seen_s=first.t_s,
+            last_seen_s=last.t_s,
+            frames=len({r.frame_index for r in track}),
+            lat=p_first.lat if p_first else None,
+            lon=p_first.lon if p_first else None,
+            best_crop=name if name in files else None,
+            reads=voted.histogram,
+            first_seen_at=t_first,
+            last_seen_at=t_last,
+            last_lat=p_last.lat if p_last else None,
+            last_lon=p_last.lon if p_last else None,
+            ego_speed_mps=p_first.speed_mps if p_first else None,
+            ego_course_deg=p_first.course_deg if p_first else None,
+            motion=relative_motion([(r.t_s, r.box) for r in track], *frame_size),
+            vehicle=vehicle.kind if vehicle else None,
+            vehicle_box=vehicle.box if vehicle else None,
+            best_frame=best.frame_index,
+            box=best.box,
+            timeline=tuple((r.t_s, r.box.x1, r.box.y1, r.box.x2, r.box.y2) for r in track),
+        )
+        sightings.append(sighting)
+        alerts.extend(_alerts(voted.text, sighting, settings.watchlist))
+    sightings.sort(key=lambda s: s.first_seen_s)
+    return sightings, files, alerts
+
+
+def analyse_video(
+    pre: PreprocessResult,
+    frames: Iterable[tuple[int, float, np.ndarray]],
+    *,
+    detector: Detector,
+    reader: PlateReader,
+    settings: Settings,
+    video: Path,
+    gps: Path | None,
+) -> tuple[HeavyResult, dict[str, bytes]]:
+    """The heavy stage of one video: returns its result and the best crops as JPEG bytes by file name."""
+    got = read_plates(pre, frames, detector, reader, settings.plates)
+    context = load_gps_context(video, gps, pre.info.creation_time, settings.gps)
+    sightings, files, alerts = sightings_from_reads(
+        got.reads, got.crops, settings, (pre.info.width, pre.info.height), context
+    )
+    result = HeavyResult(
+        video_id=pre.video_id,
+        source=pre.source,
+        info=pre.info,
+        started_at=context.start,
+        frames_selected=len(pre.selected),
+        rejected=pre.rejected,
+        plates=tuple(sightings),
+        alerts=tuple(alerts),
+        crops_dir="",
+        video_path=None,
+        track=tuple(context.clip_track(pre.info.duration_s)),
+        gps_source=context.source,
+        gps_notes=context.notes,
+    )
+    return result, files

@@ -1,0 +1,213 @@
+"""All frame I/O: probe, low-resolution luma decode, full-resolution reads, the small archive video.
+
+Decoding is the physical limit of every stage that looks at every frame, so the low-resolution
+path avoids colour conversion altogether: it takes the decoder's luma plane as it is and only
+shrinks it. Frame times come from each frame's PTS, not ``index / fps``, so variable frame rate
+footage stays aligned with GPS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.error
+import cv2
+import numpy as np
+
+from dashpipe.types import VideoInfo
+
+
+class BadVideo(ValueError):
+    """The file is not a video we can decode (empty, truncated, not a video). Permanent."""
+
+
+_PLANAR_8BIT = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "gray"}
+
+
+def _parse_creation_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    parsed = parsed.astimezone(timezone.utc)
+    # Cameras without a set clock write 1904/1970 epochs; those say nothing.
+    return parsed if parsed.year >= 2000 else None
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    if not path.exists():
+        raise BadVideo(f"video not found: {path}")
+    if path.stat().st_size == 0:
+        raise BadVideo(f"video is empty (0 bytes): {path}")
+    try:
+        return av.open(str(path), mode="r")
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise BadVideo(f"not a readable video: {path}: {exc}") from exc
+
+
+def probe(path: Path) -> VideoInfo:
+    """Stream facts without decoding; raises BadVideo for anything that is not a video."""
+    with _open(path) as container:
+        if not container.streams.video:
+            raise BadVideo(f"no video stream in {path}")
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        if not ctx.width or not ctx.height:
+            raise BadVideo(f"video stream without a frame size in {path}")
+        rate = stream.average_rate or stream.guessed_rate or Fraction(30)
+        fps = float(rate)
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / 1_000_000
+        else:
+            duration = 0.0
+        frames = int(stream.frames) if stream.frames else int(round(duration * fps))
+        created = _parse_creation_time(
+            container.metadata.get("creation_time") or stream.metadata.get("creation_time")
+        )
+        return VideoInfo(
+            width=int(ctx.width),
+            height=int(ctx.height),
+            fps=round(fps, 3),
+            duration_s=round(duration, 3),
+            frames_total=frames,
+            codec=str(ctx.name),
+            creation_time=created,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LowFrame:
+    """One decoded frame: its small luma image plus the decoder's frame for later colour conversion."""
+
+    index: int
+    pts_s: float
+    luma: np.ndarray
+    frame: av.VideoFrame
+
+    def bgr(self, width: int) -> np.ndarray:
+        """The frame in colour at ``width`` (only paid for the frames a stage keeps)."""
+        height = _even(self.frame.height * width / self.frame.width)
+        return self.frame.to_ndarray(width=width, height=height, format="bgr24")
+
+
+def _even(value: float) -> int:
+    return max(2, int(round(value / 2.0)) * 2)
+
+
+def _luma(frame: av.VideoFrame, width: int) -> np.ndarray:
+    height = _even(frame.height * width / frame.width)
+    if frame.format.name in _PLANAR_8BIT:
+        plane = frame.planes[0]
+        full = np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, plane.line_size)[:, : frame.width]
+        if frame.width == width:
+            return full.copy()
+        # Striding first halves the work of the area filter; it averages what the stride drops.
+        step = max(1, frame.width // (2 * width))
+        return cv2.resize(full[::step, ::step], (width, height), interpolation=cv2.INTER_AREA)
+    return frame.to_ndarray(width=width, height=height, format="gray")
+
+
+def _frame_time(frame: av.VideoFrame, first_pts: int | None, index: int, fps: float) -> float:
+    if frame.pts is None or frame.time_base is None or first_pts is None:
+        return index / fps if fps > 0 else 0.0
+    return float((frame.pts - first_pts) * frame.time_base)
+
+
+def _decode(path: Path) -> Iterator[tuple[int, float, av.VideoFrame]]:
+    """Every frame in presentation order with its index and time; decode errors become BadVideo."""
+    container = _open(path)
+    try:
+        if not container.streams.video:
+            raise BadVideo(f"no video stream in {path}")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        fps = float(stream.average_rate or 30)
+        first_pts: int | None = None
+        index = 0
+        try:
+            for frame in container.decode(stream):
+                if first_pts is None:
+                    first_pts = frame.pts
+                yield index, _frame_time(frame, first_pts, index, fps), frame
+                index += 1
+        except (av.error.FFmpegError, ValueError) as exc:
+            if index == 0:
+                raise BadVideo(f"could not decode any frame of {path}: {exc}") from exc
+            # A truncated tail: keep what decoded, like a player would.
+            return
+        if index == 0:
+            raise BadVideo(f"video has no decodable frames: {path}")
+    finally:
+        container.close()
+
+
+def iter_lowres(path: Path, width: int) -> Iterator[LowFrame]:
+    """Every frame's luma at ``width`` pixels wide (height keeps the aspect ratio)."""
+    for index, pts_s, frame in _decode(path):
+        yield LowFrame(index=index, pts_s=pts_s, luma=_luma(frame, width), frame=frame)
+
+
+def read_frames(
+    path: Path,
+    wanted: Iterable[int],
+    on_frame: Callable[[int, float, av.VideoFrame], None] | None = None,
+) -> Iterator[tuple[int, float, np.ndarray]]:
+    """Full-resolution BGR of the ``wanted`` frame indices, in one decode pass.
+
+    ``on_frame`` sees every decoded frame (the archive video writer rides on the same pass).
+    """
+    todo = set(wanted)
+    last = max(todo) if todo else -1
+    for index, pts_s, frame in _decode(path):
+        if on_frame is not None:
+            on_frame(index, pts_s, frame)
+        if index in todo:
+            yield index, pts_s, frame.to_ndarray(format="bgr24")
+        elif on_frame is None and index > last:
+            return
+
+
+class SmallVideoWriter:
+    """Down-scaled H.264 copy of the footage for the archive (about ``width`` pixels wide)."""
+
+    def __init__(self, path: Path, width: int, src_width: int, src_height: int, fps: float, crf: int) -> None:
+        self.path = path
+        self.width = min(_even(width), _even(src_width))
+        self.height = _even(src_height * self.width / src_width)
+        self._container = av.open(str(path), mode="w", format="mp4")
+        rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(30)
+        self._stream = self._container.add_stream("libx264", rate=rate)
+        self._stream.width = self.width
+        self._stream.height = self.height
+        self._stream.pix_fmt = "yuv420p"
+        self._stream.options = {"crf": str(crf), "preset": "veryfast"}
+        self._stream.codec_context.time_base = Fraction(1, 90_000)
+        self._last_pts = -1
+        self.frames = 0
+
+    def add(self, pts_s: float, frame: av.VideoFrame) -> None:
+        small = frame.reformat(width=self.width, height=self.height, format="yuv420p")
+        pts = max(int(round(pts_s * 90_000)), self._last_pts + 1)
+        small.pts = pts
+        small.time_base = Fraction(1, 90_000)
+        self._last_pts = pts
+        for packet in self._stream.encode(small):
+            self._container.mux(packet)
+        self.frames += 1
+
+    def close(self) -> None:
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)
+        self._container.close()

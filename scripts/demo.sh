@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Quick start: install dashpipe in ./.venv, render a sample dashcam clip and process it in this process
+# (no broker; SQLite and folders under ./dashpipe-data). Prints the plates and where everything went.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e .
+exec .venv/bin/dashpipe demo "$@"

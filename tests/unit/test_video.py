@@ -1,0 +1,74 @@
+import av
+import numpy as np
+import pytest
+
+from dashpipe.video import BadVideo, SmallVideoWriter, iter_lowres, probe, read_frames
+
+
+def write_clip(path, n=20, w=320, h=240, fps=25):
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=fps)
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        c.metadata["creation_time"] = "2024-05-06T07:08:09.000000Z"
+        for i in range(n):
+            img = np.full((h, w, 3), (i * 10) % 255, np.uint8)
+            for p in s.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
+
+
+def test_probe_and_lowres_decode(tmp_path):
+    clip = write_clip(tmp_path / "c.mp4")
+    info = probe(clip)
+    assert (info.width, info.height, info.fps, info.frames_total) == (320, 240, 25.0, 20)
+    assert info.creation_time is not None and info.creation_time.isoformat().startswith("2024-05-06T07:08:09")
+    frames = list(iter_lowres(clip, 160))
+    assert len(frames) == 20
+    assert frames[0].luma.shape == (120, 160)
+    assert frames[10].pts_s == pytest.approx(10 / 25)
+    assert abs(float(frames[10].luma.mean()) - 100) < 12  # luma of a grey frame of value 100
+
+
+def test_read_frames_one_pass_and_small_video(tmp_path):
+    clip = write_clip(tmp_path / "c.mp4")
+    small = SmallVideoWriter(tmp_path / "s.mp4", 160, 320, 240, 25.0, 30)
+    got = list(read_frames(clip, [3, 7], on_frame=lambda i, t, f: small.add(t, f)))
+    small.close()
+    assert [g[0] for g in got] == [3, 7]
+    assert got[0][2].shape == (240, 320, 3)
+    info = probe(tmp_path / "s.mp4")
+    assert (info.width, info.height, info.frames_total) == (160, 120, 20)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"this is not a video at all" * 100, bytes(range(256)) * 400],
+    ids=["empty", "text", "noise"],
+)
+def test_bad_inputs_raise_badvideo(tmp_path, content):
+    p = tmp_path / "bad.mp4"
+    p.write_bytes(content)
+    with pytest.raises(BadVideo):
+        probe(p)
+    with pytest.raises(BadVideo):
+        list(iter_lowres(p, 160))
+
+
+def test_truncated_video_keeps_what_decodes(tmp_path):
+    clip = write_clip(tmp_path / "c.mp4", n=60)
+    data = clip.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    try:
+        frames = list(iter_lowres(cut, 160))
+    except BadVideo as exc:  # moov at the end: nothing decodable, and it says so
+        assert "cut.mp4" in str(exc)
+    else:
+        assert 0 < len(frames) < 60
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(BadVideo, match="not found"):
+        probe(tmp_path / "nope.mp4")
