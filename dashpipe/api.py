@@ -18,10 +18,11 @@ def submit(video: str | Path, gps: str | Path | None = None, *, settings: Settin
 
     ``.get()`` on it gives the report entry of the video once the archive task is done.
     """
-    if settings is not None:
-        configure(settings)
+    from dashpipe.tasks.app import apply_settings
     from dashpipe.tasks.jobs import video_chain
 
+    if settings is not None:
+        apply_settings(configure(settings).settings)
     job = new_job(Path(video), Path(gps) if gps else None)
     result: AsyncResult = video_chain(job).apply_async()
     return result

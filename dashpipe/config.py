@@ -320,7 +320,7 @@ def _section_lines(model: type[BaseModel], instance: BaseModel, indent: int) -> 
     return lines
 
 
-_ALTERNATIVES = {
+_ALTERNATIVES: dict[str, list[type[BaseModel]]] = {
     "proposer": [TfliteProposerConfig],
     "detector": [YoloDetectorConfig],
     "ocr": [EasyOcrConfig],

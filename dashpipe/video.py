@@ -110,7 +110,7 @@ def _luma(frame: av.VideoFrame, width: int) -> np.ndarray:
     height = _even(frame.height * width / frame.width)
     if frame.format.name in _PLANAR_8BIT:
         plane = frame.planes[0]
-        full = np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, plane.line_size)[:, : frame.width]
+        full = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(plane.height, plane.line_size)[:, : frame.width]
         if frame.width == width:
             return full.copy()
         # Striding first halves the work of the area filter; it averages what the stride drops.

@@ -110,12 +110,23 @@ class Workers:
             stderr=subprocess.STDOUT,
         )
 
+    def start_flower(self, port: int) -> None:
+        env = dict(os.environ, DASHPIPE_CONFIG=str(self.config), FLOWER_UNAUTHENTICATED_API="true")
+        log = (self.logdir / "flower.log").open("wb")
+        self.procs["flower"] = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "dashpipe", "flower", f"--port={port}", "--address=127.0.0.1"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
     def log(self, queue: str) -> str:
         return (self.logdir / f"{queue}.log").read_text(errors="replace")
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
-        pending = set(self.procs)
+        pending = set(self.procs) - {"flower"}
         while pending and time.monotonic() < deadline:
             for q in list(pending):
                 if self.procs[q].poll() is not None:

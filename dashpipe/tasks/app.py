@@ -49,6 +49,16 @@ app = Celery("dashpipe", include=["dashpipe.tasks.jobs"])
 app.add_defaults(lambda: celery_config(get_runtime().settings))
 
 
+def apply_settings(settings: Settings) -> None:
+    """Re-point an already configured app at new settings (a client that switches brokers)."""
+    if not app.configured:
+        return
+    app.close()  # drops the broker connection pool
+    app.conf.update(celery_config(settings))
+    if hasattr(app._local, "backend"):
+        del app._local.backend  # the result backend is cached per thread
+
+
 @celeryd_after_setup.connect
 def _warm_models(sender: str, instance: Any, **_: Any) -> None:
     """Load the models of the queues this worker serves, so a missing file stops it at start."""

@@ -33,12 +33,20 @@ RETRY = {
 
 
 def _reporter(task: Task, stage: str, job: VideoJob) -> pipeline.Progress:
+    """Progress to the CLI's bars (embedded) or to Flower and the result backend (workers), every 5%."""
+    last = [-1]
+
     def report(done: int, total: int) -> None:
         hook = pipeline.progress_hook
         if hook is not None:
             hook(stage, job, done, total)
-        if not task.request.called_directly and not task.request.is_eager and task.request.id:
-            task.update_state(state="PROGRESS", meta={"stage": stage, "done": done, "total": total})
+        percent = int(100 * done / max(total, 1)) // 5 * 5
+        if percent == last[0] or task.request.called_directly or task.request.is_eager or not task.request.id:
+            return
+        last[0] = percent
+        meta = {"stage": stage, "video_id": job.video_id, "done": done, "total": total, "percent": percent}
+        task.update_state(state="PROGRESS", meta=meta)
+        task.send_event("task-progress", **meta)
 
     return report
 

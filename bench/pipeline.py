@@ -1,0 +1,144 @@
+"""Frame filtering and end-to-end speed on a 1080p30 clip, against the decode limit and ffmpeg.
+
+    python bench/pipeline.py                      # renders a 60 s sample (seed 101) first
+    python bench/pipeline.py VIDEO [--gps NMEA]   # any clip
+
+Prints one table: raw PyAV decode frames/s (the physical limit of a stage that sees every frame),
+dashpipe's preprocess frames/s and its share of the limit, `ffmpeg -vf mpdecimate` frames/s,
+frames kept, the preprocess JSON size, the preprocess peak memory, and `dashpipe run` as a
+multiple of real time. Each measured part runs in its own process so peak memory is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import av
+
+
+def raw_decode_fps(video: Path) -> tuple[float, int]:
+    with av.open(str(video)) as c:
+        s = c.streams.video[0]
+        s.thread_type = "AUTO"
+        t = time.perf_counter()
+        n = sum(1 for _ in c.decode(s))
+        return n / (time.perf_counter() - t), n
+
+
+def mpdecimate(video: Path) -> tuple[float, int] | None:
+    if shutil.which("ffmpeg") is None:
+        return None
+    t = time.perf_counter()
+    proc = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostdin", "-i", str(video), "-vf", "mpdecimate", "-fps_mode", "vfr",
+         "-f", "null", "-"],
+        capture_output=True, text=True, check=True,
+    )
+    elapsed = time.perf_counter() - t
+    frames = re.findall(r"frame=\s*(\d+)", proc.stderr)
+    kept = int(frames[-1]) if frames else -1
+    total = raw_decode_fps(video)[1]
+    return total / elapsed, kept
+
+
+def child_preprocess(video: Path, workdir: Path) -> None:
+    """Runs in a fresh process: preprocess only, then report speed, size and peak memory."""
+    from dashpipe.config import load_settings
+    from dashpipe.pipeline import new_job, preprocess_job
+    from dashpipe.runtime import Runtime
+
+    rt = Runtime(load_settings(store={"data_dir": str(workdir)}, database_url=f"sqlite:///{workdir}/db.sqlite"))
+    _ = rt.proposer  # model load is start-up, not per-frame work
+    job = new_job(video)
+    t = time.perf_counter()
+    out = preprocess_job(rt, job)
+    elapsed = time.perf_counter() - t
+    data = Path(out.preprocess_json or "").read_bytes()
+    doc = json.loads(data)
+    print(json.dumps({
+        "seconds": elapsed,
+        "frames": doc["info"]["frames_total"],
+        "kept": len(doc["frames"]["pts_ms"]),
+        "json_bytes": len(data),
+        "regions": len(doc["regions"]["label"]),
+        "rejected": doc["rejected"],
+        "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }))
+
+
+def end_to_end(video: Path, gps: Path | None, workdir: Path) -> float:
+    env = dict(os.environ, DASHPIPE_STORE__DATA_DIR=str(workdir),
+               DASHPIPE_DATABASE_URL=f"sqlite:///{workdir}/db.sqlite")
+    cmd = [sys.executable, "-m", "dashpipe.cli", "run", str(video), "--report", str(workdir / "r.json")]
+    if gps:
+        cmd += ["--gps", str(gps)]
+    t = time.perf_counter()
+    subprocess.run(cmd, env=env, check=True, capture_output=True)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("video", nargs="?", type=Path)
+    ap.add_argument("--gps", type=Path)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--seed", type=int, default=101)
+    ap.add_argument("--child", nargs=2, metavar=("VIDEO", "WORKDIR"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child_preprocess(Path(args.child[0]), Path(args.child[1]))
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="dashpipe-bench-"))
+    try:
+        video, gps = args.video, args.gps
+        if video is None:
+            from dashpipe.sample import render_sample
+
+            files = render_sample(tmp / "sample", seconds=args.seconds, seed=args.seed)
+            video, gps = files.video, files.nmea
+        with av.open(str(video)) as c:
+            s = c.streams.video[0]
+            size, fps = f"{s.codec_context.width}x{s.codec_context.height}", float(s.average_rate or 0)
+        raw_fps, total = raw_decode_fps(video)
+        child = subprocess.run([sys.executable, __file__, "--child", str(video), str(tmp / "pre")],
+                               capture_output=True, text=True, check=True)
+        pre = json.loads(child.stdout.strip().splitlines()[-1])
+        pre_fps = pre["frames"] / pre["seconds"]
+        mpd = mpdecimate(video)
+        e2e = end_to_end(video, gps, tmp / "e2e")
+        duration = total / fps if fps else 0.0
+        rows = [
+            ("clip", f"{video.name} {size} {fps:g} fps, {total} frames ({duration:.1f} s)"),
+            ("raw PyAV decode (limit)", f"{raw_fps:.0f} frames/s"),
+            ("dashpipe preprocess", f"{pre_fps:.0f} frames/s = {pre_fps / raw_fps:.2f}x the limit"),
+            ("ffmpeg -vf mpdecimate", "ffmpeg not installed" if mpd is None
+             else f"{mpd[0]:.0f} frames/s, keeps {mpd[1]} ({100 * mpd[1] / total:.1f}%)"),
+            ("frames kept by dashpipe", f"{pre['kept']} ({100 * pre['kept'] / total:.1f}%)"),
+            ("rejected", ", ".join(f"{k} {v}" for k, v in pre["rejected"].items())),
+            ("plate regions proposed", str(pre["regions"])),
+            ("preprocess JSON", f"{pre['json_bytes']} B = {pre['json_bytes'] * 10000 / total / 1000:.1f} KB "
+                                f"per 10,000 frames"),
+            ("preprocess peak memory", f"{pre['maxrss_mb']:.0f} MB"),
+            ("dashpipe run end to end", f"{e2e:.1f} s = {duration / e2e:.2f}x real time"),
+        ]
+        width = max(len(r[0]) for r in rows)
+        print(f"| {'measure':<{width}} | value |")
+        print(f"|{'-' * (width + 2)}|-------|")
+        for k, v in rows:
+            print(f"| {k:<{width}} | {v} |")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

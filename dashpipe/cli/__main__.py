@@ -1,0 +1,3 @@
+from dashpipe.cli.main import main
+
+main()
