@@ -99,6 +99,8 @@ def heavy_job(rt: Runtime, job: VideoJob, progress: Progress = _noop) -> VideoJo
     pre_path = Path(job.preprocess_json or rt.store.preprocess_json(job.video_id))
     pre = decode_preprocess(pre_path.read_bytes())
     source = Path(job.source)
+    if job.gps and not Path(job.gps).is_file():
+        return _failed(job, f"GPS file not found: {job.gps}")
     video_path = rt.store.work_video(job.video_id)
     video_path.parent.mkdir(parents=True, exist_ok=True)
     tmp_video = video_path.with_name(".video.part.mp4")

@@ -17,7 +17,6 @@ import numpy as np
 from dashpipe.config import PlateSettings, Settings, WatchlistEntry
 from dashpipe.gps.align import GpsContext, load_gps_context
 from dashpipe.gps.movement import relative_motion
-from dashpipe.gps.track import position_at
 from dashpipe.models.base import Detector, PlateReader
 from dashpipe.plates.crop import crop_quality, extract_crop
 from dashpipe.plates.enhance import enhance
@@ -152,10 +151,8 @@ def sightings_from_reads(
         name = f"{voted.text}_{best.frame_index:07d}.jpg"
         if best in crop_jpegs:
             files[name] = crop_jpegs[best]
-        t_first = gps.at(first.t_s)
-        t_last = gps.at(last.t_s)
-        p_first = position_at(gps.fixes, t_first, settings.gps.max_gap_s) if t_first and gps.fixes else None
-        p_last = position_at(gps.fixes, t_last, settings.gps.max_gap_s) if t_last and gps.fixes else None
+        p_first = gps.position(first.t_s, settings.gps.max_gap_s)
+        p_last = gps.position(last.t_s, settings.gps.max_gap_s)
         vehicle = next((r.vehicle for r in track if r.vehicle is not None), None)
         sighting = PlateSighting(
             text=voted.text,
@@ -167,8 +164,8 @@ def sightings_from_reads(
             lon=p_first.lon if p_first else None,
             best_crop=name if name in files else None,
             reads=voted.histogram,
-            first_seen_at=t_first,
-            last_seen_at=t_last,
+            first_seen_at=gps.at(first.t_s),
+            last_seen_at=gps.at(last.t_s),
             last_lat=p_last.lat if p_last else None,
             last_lon=p_last.lon if p_last else None,
             ego_speed_mps=p_first.speed_mps if p_first else None,

@@ -1,0 +1,128 @@
+"""Tight plate boxes at full resolution around the proposer's hints, on the CPU.
+
+Each hint is only a rough guess (found at a fraction of the resolution, possibly off in place
+and size), so a window around it is searched again with the proposer's glyph-row machinery at
+a scale where the expected glyphs are comfortably large. A hint whose window holds no row of
+glyphs is dropped; one that does becomes a tight plate box.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from dashpipe.config import CpuDetectorConfig
+from dashpipe.models.cpu_proposer import GlyphRows, find_glyph_rows, nms, to_gray
+from dashpipe.types import BBox, Region
+
+TARGET_GLYPH_PX = 20  # expected glyph height after rescaling the window (the pyramid covers x0.35..)
+MAX_UPSCALE = 2.0
+HINT_GLYPHS = 2.4  # a hint is about this many glyph heights tall (proposals 2.5, tight plate boxes 2.2)
+MIN_SCORE = 0.12  # weaker rows are texture, not a plate
+MERGE_IOU = 0.5
+NEAR_SIGMA = 0.5  # hint sizes: how fast a row's distance from the hint's centre counts against it
+MAX_FILL = 0.8
+# A plate around its glyph row, in glyph heights (sides: in row widths). Glyphs fill a bit under
+# half a (US-style) plate and sit below its middle, under the state name; plates whose glyphs
+# fill more of them (most of Europe) get a box somewhat too tall, never one that cuts glyphs.
+PLATE_UP = 1.19
+PLATE_DOWN = 0.97
+PLATE_SIDE = 0.02
+
+
+def _join_collinear(rows: GlyphRows, best: int) -> tuple[float, float, float, float, float]:
+    """Extend the best row with rows of the same height and baseline close beside it.
+
+    A plate's glyphs can split into groups ("ABC 1234", a sticker or emblem between them).
+    """
+    h = rows.height[best]
+    cy = (rows.y1 + rows.y2) / 2
+    near = (np.abs(cy - cy[best]) < 0.3 * h) & (np.abs(rows.height - h) < 0.3 * h)
+    x1, x2 = float(rows.x1[best]), float(rows.x2[best])
+    changed = True
+    while changed:
+        changed = False
+        for i in np.flatnonzero(near):
+            if rows.x2[i] >= x1 - 3.0 * h and rows.x1[i] <= x2 + 3.0 * h:
+                nx1, nx2 = min(x1, float(rows.x1[i])), max(x2, float(rows.x2[i]))
+                if (nx1, nx2) != (x1, x2):
+                    x1, x2, changed = nx1, nx2, True
+    return x1, float(rows.y1[best]), x2, float(rows.y2[best]), float(rows.score[best])
+
+
+def _pick(rows: GlyphRows, hint: BBox) -> int:
+    """The row most likely to be the hinted plate.
+
+    Rows near the hint's centre are favoured (the hint may be off, but seldom by more than its
+    size). Where a finer pyramid level saw the same row, the finer one wins: coarser levels
+    blur neighbouring structure into the row and so outline it worse.
+    """
+    hx, hy = hint.center
+    cx, cy = (rows.x1 + rows.x2) / 2, (rows.y1 + rows.y2) / 2
+    d2 = ((cx - hx) / max(hint.width, 1.0)) ** 2 + ((cy - hy) / max(hint.height, 1.0)) ** 2
+    weight = rows.score * np.exp(-d2 / (2 * NEAR_SIGMA**2))
+    best = int(np.argmax(weight))
+    iw = np.clip(np.minimum(rows.x2, rows.x2[best]) - np.maximum(rows.x1, rows.x1[best]), 0, None)
+    ih = np.clip(np.minimum(rows.y2, rows.y2[best]) - np.maximum(rows.y1, rows.y1[best]), 0, None)
+    inside = iw * ih / np.maximum((rows.x2 - rows.x1) * (rows.y2 - rows.y1), 1e-9)
+    same_size = np.abs(np.log(rows.height / rows.height[best])) < np.log(1.5)  # not a row of parts
+    finer = np.flatnonzero((rows.level < rows.level[best]) & (inside > 0.5) & same_size)
+    if len(finer):
+        best = int(finer[np.argmax(weight[finer])])
+    return best
+
+
+def refine_plate(gray: np.ndarray, hint: BBox, margin: float) -> Region | None:
+    """The plate around ``hint`` as a tight box in ``gray``'s pixels, or None when there is none."""
+    height, width = gray.shape[:2]
+    window = hint.expand(margin).clip(float(width), float(height))
+    wx1, wy1, wx2, wy2 = window.as_int()
+    if wx2 - wx1 < 8 or wy2 - wy1 < 8:
+        return None
+    crop = gray[wy1:wy2, wx1:wx2]
+    glyph = max(hint.height / HINT_GLYPHS, 1.0)
+    s = min(TARGET_GLYPH_PX / glyph, MAX_UPSCALE)
+    interp = cv2.INTER_AREA if s < 1.0 else cv2.INTER_LINEAR
+    scaled = cv2.resize(crop, None, fx=s, fy=s, interpolation=interp) if abs(s - 1.0) > 0.05 else crop
+    sy = scaled.shape[0] / crop.shape[0]
+    sx = scaled.shape[1] / crop.shape[1]
+    rows = find_glyph_rows(scaled, MAX_FILL)
+    rows = rows.take(np.flatnonzero(rows.score >= MIN_SCORE))
+    if len(rows.x1) == 0:
+        return None
+    rows = rows._replace(
+        x1=rows.x1 / sx + wx1,
+        x2=rows.x2 / sx + wx1,
+        y1=rows.y1 / sy + wy1,
+        y2=rows.y2 / sy + wy1,
+        height=rows.height / sy,
+    )
+    best = _pick(rows, hint)
+    x1, y1, x2, y2, score = _join_collinear(rows, best)
+    gh, cy, pad = y2 - y1, (y1 + y2) / 2, PLATE_SIDE * (x2 - x1)
+    box = BBox(x1=x1 - pad, y1=cy - PLATE_UP * gh, x2=x2 + pad, y2=cy + PLATE_DOWN * gh)
+    box = box.clip(float(width), float(height))
+    if not box.valid:
+        return None
+    return Region(label="plate", box=box, score=float(np.clip(score, 0.0, 1.0)))
+
+
+class CpuDetector:
+    """Refines plate hints into tight boxes; vehicle hints pass through (no vehicle model here)."""
+
+    name = "cpu"
+
+    def __init__(self, cfg: CpuDetectorConfig) -> None:
+        self.cfg = cfg
+
+    def detect(self, image: np.ndarray, hints: Sequence[Region]) -> list[Region]:
+        gray = to_gray(image)
+        plates = [r for h in hints if h.label == "plate" if (r := refine_plate(gray, h.box, self.cfg.margin))]
+        vehicles = [h for h in hints if h.label == "vehicle"]
+        if len(plates) > 1:
+            boxes = np.array([[r.box.x1, r.box.y1, r.box.x2, r.box.y2] for r in plates])
+            keep = nms(boxes, np.array([r.score for r in plates]), MERGE_IOU)
+            plates = [plates[i] for i in keep]
+        return plates + vehicles

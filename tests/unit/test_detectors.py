@@ -1,0 +1,304 @@
+"""Detectors: the CPU refiner around hints and the two YOLO backends (ONNX, Ultralytics)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from dashpipe.config import CpuDetectorConfig, YoloDetectorConfig
+from dashpipe.models.base import BackendUnavailable, Detector
+from dashpipe.models.cpu_detector import CpuDetector
+from dashpipe.models.registry import build_detector
+from dashpipe.models.yolo_onnx import (
+    Letterbox,
+    OnnxYoloDetector,
+    class_names,
+    decode,
+    letterbox,
+    unletterbox,
+)
+from dashpipe.types import BBox, Region
+
+DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+PLATES = DATA / "plates" / "openalpr-us"
+
+
+def _labelled(n: int) -> list[tuple[np.ndarray, BBox]]:
+    if not PLATES.is_dir():
+        pytest.skip(f"real plate photos not found at {PLATES}")
+    out = []
+    for label in sorted(PLATES.glob("*.txt"))[5 :: max(1, 222 // n)][:n]:
+        name, x, y, w, h = label.read_text(encoding="utf-8").split("\t")[:5]
+        image = cv2.imread(str(PLATES / name))
+        assert image is not None
+        out.append((image, BBox.from_xywh(float(x), float(y), float(w), float(h))))
+    return out
+
+
+def _hint(box: BBox, dx: float, dy: float, grow: float) -> Region:
+    """A hint off by a fraction of the plate's size in place and size."""
+    cx, cy = box.center
+    cx, cy = cx + dx * box.width, cy + dy * box.height
+    w, h = box.width * grow / 2, box.height * grow / 2
+    return Region(label="plate", box=BBox(x1=cx - w, y1=cy - h, x2=cx + w, y2=cy + h), score=0.5)
+
+
+# ---------------------------------------------------------------- CpuDetector
+
+
+def test_cpu_detector_is_built_from_config():
+    detector = build_detector(CpuDetectorConfig(margin=0.8))
+    assert isinstance(detector, CpuDetector) and isinstance(detector, Detector)
+
+
+def _render_plate(image: np.ndarray, x: int, y: int, text_w: int) -> BBox:
+    """Dark text on a light plate, text about half the plate's height as on real plates."""
+    font, thick = cv2.FONT_HERSHEY_SIMPLEX, 4
+    (tw, th), _ = cv2.getTextSize("ABC 123", font, 1.0, thick)
+    scale = text_w / tw
+    th = int(th * scale)
+    w, h = int(text_w / 0.85), int(th / 0.46)
+    cv2.rectangle(image, (x, y), (x + w, y + h), (235, 235, 235), -1)
+    org = (x + (w - text_w) // 2, y + (h + th) // 2)
+    cv2.putText(image, "ABC 123", org, font, scale, (20, 20, 20), thick)
+    return BBox(x1=x, y1=y, x2=x + w, y2=y + h)
+
+
+def test_cpu_detector_tightens_a_rendered_plate_and_drops_empty_hints():
+    rng = np.random.default_rng(1)
+    image = np.clip(rng.normal(90, 12, (1080, 1920, 3)), 0, 255).astype(np.uint8)
+    plate = _render_plate(image, 800, 600, 200)
+    vehicle = Region(label="vehicle", box=BBox(x1=600, y1=300, x2=1300, y2=900), score=0.7, kind="car")
+    hints = [_hint(plate, 0.25, -0.2, 1.6), _hint(BBox(x1=100, y1=100, x2=340, y2=220), 0, 0, 1.0), vehicle]
+    found = CpuDetector(CpuDetectorConfig()).detect(image, hints)
+    plates = [r for r in found if r.label == "plate"]
+    assert len(plates) == 1  # the hint on plain noise holds no plate
+    assert plates[0].box.iou(plate) > 0.6
+    assert vehicle in found  # vehicle hints pass through untouched
+
+
+def test_cpu_detector_on_real_photos_with_hints_off_in_place_and_size():
+    detector = CpuDetector(CpuDetectorConfig())
+    samples = _labelled(10)
+    good = 0
+    for (image, plate), (dx, dy, grow) in zip(samples, [(0.25, 0.0, 1.3), (-0.2, 0.2, 1.8)] * 5, strict=True):
+        found = detector.detect(image, [_hint(plate, dx, dy, grow)])
+        h, w = image.shape[:2]
+        for r in found:
+            assert r.label == "plate" and 0.0 <= r.score <= 1.0
+            assert 0 <= r.box.x1 < r.box.x2 <= w and 0 <= r.box.y1 < r.box.y2 <= h
+        good += any(r.box.iou(plate) >= 0.5 for r in found)
+    assert good >= len(samples) - 2
+
+
+# ---------------------------------------------------------------- ONNX: pure parts
+
+
+def test_letterbox_round_trip_is_exact():
+    image = np.zeros((64, 128, 3), np.uint8)
+    tensor, lb = letterbox(image, 64, 64)
+    assert tensor.shape == (1, 3, 64, 64) and tensor.dtype == np.float32
+    assert lb == Letterbox(ratio=0.5, left=0, top=16)
+    assert tensor[0, :, 0, 0].tolist() == pytest.approx([114 / 255] * 3)  # padding grey
+    assert tensor[0, :, 16, 0].tolist() == [0.0, 0.0, 0.0]  # the frame starts below the padding
+    back = unletterbox(np.array([[22.0, 27.0, 42.0, 37.0]]), lb, 128, 64)
+    assert back.tolist() == [[44.0, 22.0, 84.0, 42.0]]
+
+
+def test_decode_filters_and_suppresses_per_class():
+    # rows: cx, cy, w, h, score(class 0), score(class 1)
+    preds = np.array(
+        [
+            [32, 32, 20, 10, 0.9, 0.0],  # plate
+            [33, 32, 20, 10, 0.8, 0.0],  # same plate, weaker: suppressed
+            [33, 32, 20, 10, 0.0, 0.7],  # overlapping but another class: kept
+            [10, 10, 4, 4, 0.1, 0.0],  # below confidence
+        ],
+        np.float32,
+    )
+    found = decode(preds.T[np.newaxis], confidence=0.25)
+    assert found.classes.tolist() == [0, 1]
+    assert found.scores.tolist() == pytest.approx([0.9, 0.7])
+    assert found.xyxy[0].tolist() == [22, 27, 42, 37]
+    end2end = np.array([[[1, 2, 3, 4, 0.9, 1], [5, 6, 7, 8, 0.1, 0]]], np.float32)
+    e2e = decode(end2end, confidence=0.25)
+    assert e2e.xyxy.tolist() == [[1, 2, 3, 4]] and e2e.classes.tolist() == [1]
+
+
+def test_class_names_from_metadata():
+    assert class_names({"names": "{0: 'license_plate', 1: 'car'}"}) == {0: "license_plate", 1: "car"}
+    assert class_names({"names": "['plate', 'bus']"}) == {0: "plate", 1: "bus"}
+    assert class_names({"names": "not python"}) == {}
+    assert class_names({}) == {}
+
+
+# ---------------------------------------------------------------- ONNX: a constructed graph
+
+
+NEEDS_ONNX = pytest.mark.skipif(
+    importlib.util.find_spec("onnx") is None, reason="the onnx package (to build test graphs) is not installed"
+)
+
+
+def _constant_yolo(path: Path, preds: np.ndarray, names: str | None) -> None:
+    """A tiny YOLOv8-shaped ONNX graph (built by the test, no trained weights): whatever the
+    image, it outputs ``preds`` as [1, 4 + nc, N], so decoding can be checked exactly."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    out = preds.T[np.newaxis].astype(np.float32)
+    nodes = [
+        helper.make_node("ReduceMean", ["images"], ["mean"], keepdims=0),
+        helper.make_node("Mul", ["mean", "zero"], ["nothing"]),  # ties the output to the input
+        helper.make_node("Add", ["const", "nothing"], ["output0"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "constant_yolo",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 64, 64])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(out.shape))],
+        initializer=[numpy_helper.from_array(out, "const"), numpy_helper.from_array(np.zeros((), np.float32), "zero")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    if names is not None:
+        helper.set_model_props(model, {"names": names})
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+
+
+PREDS = np.array(
+    [
+        [32, 32, 20, 10, 0.9, 0.0, 0.0],  # plate
+        [32, 33, 20, 10, 0.6, 0.0, 0.0],  # the same plate again: suppressed
+        [20, 30, 30, 20, 0.0, 0.8, 0.0],  # car
+        [50, 30, 10, 20, 0.0, 0.0, 0.95],  # person: neither plate nor vehicle
+    ],
+    np.float32,
+)
+
+
+@NEEDS_ONNX
+def test_onnx_detector_maps_boxes_back_to_the_frame(tmp_path):
+    weights = tmp_path / "tiny.onnx"
+    _constant_yolo(weights, PREDS, "{0: 'license_plate', 1: 'car', 2: 'person'}")
+    detector = build_detector(YoloDetectorConfig(type="yolo_onnx", weights=weights, device="cpu"))
+    assert isinstance(detector, OnnxYoloDetector) and isinstance(detector, Detector)
+    frame = np.zeros((64, 128, 3), np.uint8)  # letterboxed to 64x64: ratio 0.5, 16 px on top
+    found = detector.detect(frame, [])
+    assert [(r.label, r.kind) for r in found] == [("plate", None), ("vehicle", "car")]
+    assert found[0].box == BBox(x1=44, y1=22, x2=84, y2=42)
+    assert found[0].score == pytest.approx(0.9)
+    assert found[1].box == BBox(x1=10, y1=8, x2=70, y2=48)
+
+
+@NEEDS_ONNX
+def test_onnx_detector_without_names_uses_class_ids(tmp_path):
+    weights = tmp_path / "anonymous.onnx"
+    _constant_yolo(weights, PREDS, None)
+    cfg = YoloDetectorConfig(type="yolo_onnx", weights=weights, plate_classes=("0",), vehicle_classes=("2",))
+    found = OnnxYoloDetector(cfg).detect(np.zeros((64, 64, 3), np.uint8), [])
+    assert [(r.label, r.kind) for r in found] == [("vehicle", "2"), ("plate", None)]
+
+
+def test_missing_weights_name_the_file_and_the_setting(tmp_path):
+    for kind in ("yolo_onnx", "yolo"):
+        with pytest.raises(BackendUnavailable, match=r"absent\.bin.*detector\.weights"):
+            build_detector(YoloDetectorConfig(type=kind, weights=tmp_path / "absent.bin"))
+
+
+@NEEDS_ONNX
+def test_onnx_detector_refuses_cuda_it_does_not_have(tmp_path):
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA")
+    weights = tmp_path / "tiny.onnx"
+    _constant_yolo(weights, PREDS, None)
+    with pytest.raises(BackendUnavailable, match="onnxruntime-gpu"):
+        OnnxYoloDetector(YoloDetectorConfig(type="yolo_onnx", weights=weights, device="cuda:0"))
+
+
+# ---------------------------------------------------------------- Ultralytics (gpu extra)
+
+NEEDS_ULTRALYTICS = pytest.mark.skipif(
+    importlib.util.find_spec("ultralytics") is None or importlib.util.find_spec("torch") is None,
+    reason="ultralytics and torch (the gpu extra) are not installed",
+)
+
+
+@pytest.fixture(scope="module")
+def random_yolo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """YOLOv8n built from its yaml with random weights (no training, no download), saved as .pt."""
+    from dashpipe.models.yolo_ultralytics import _stay_offline
+
+    _stay_offline()
+    import torch
+    import ultralytics
+    from ultralytics.nn.tasks import DetectionModel
+
+    torch.manual_seed(0)
+    model = DetectionModel("yolov8n.yaml", nc=3, verbose=False)
+    model.names = {0: "license_plate", 1: "car", 2: "person"}
+    path = tmp_path_factory.mktemp("yolo") / "random_yolov8n.pt"
+    torch.save({"model": model, "train_args": {}, "date": None, "version": ultralytics.__version__}, path)
+    return path
+
+
+def _frame() -> np.ndarray:
+    photos = sorted(PLATES.glob("*.jpg"))
+    if not photos:
+        pytest.skip(f"real plate photos not found at {PLATES}")
+    image = cv2.imread(str(photos[0]))
+    assert image is not None
+    return image
+
+
+@NEEDS_ULTRALYTICS
+def test_ultralytics_detector_runs_random_weights_on_a_real_frame(random_yolo):
+    cfg = YoloDetectorConfig(type="yolo", weights=random_yolo, image_size=320, confidence=0.0)
+    from dashpipe.models.yolo_ultralytics import UltralyticsDetector
+
+    detector = build_detector(cfg)
+    assert isinstance(detector, UltralyticsDetector) and isinstance(detector, Detector)
+    assert detector.names == {0: "license_plate", 1: "car", 2: "person"}
+    assert detector.device in ("cpu", "cuda:0")
+    frame = _frame()
+    h, w = frame.shape[:2]
+    found = detector.detect(frame, [])
+    assert found  # at confidence 0 random weights still box something
+    for r in found:
+        assert isinstance(r, Region)
+        assert (r.label, r.kind) in (("plate", None), ("vehicle", "car"))
+        assert 0 <= r.box.x1 < r.box.x2 <= w and 0 <= r.box.y1 < r.box.y2 <= h
+
+
+@NEEDS_ULTRALYTICS
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore:Converting a tensor to a Python boolean")
+def test_ultralytics_export_runs_on_the_onnx_backend(random_yolo, tmp_path):
+    from ultralytics import YOLO
+
+    exported = Path(YOLO(str(random_yolo)).export(format="onnx", imgsz=320, opset=12, simplify=False))
+    detector = OnnxYoloDetector(YoloDetectorConfig(type="yolo_onnx", weights=exported, confidence=0.0))
+    assert detector.names == {0: "license_plate", 1: "car", 2: "person"}  # from the export's metadata
+    frame = _frame()
+    h, w = frame.shape[:2]
+    found = detector.detect(frame, [])
+    assert found
+    for r in found:
+        assert r.label in ("plate", "vehicle")
+        assert 0 <= r.box.x1 < r.box.x2 <= w and 0 <= r.box.y1 < r.box.y2 <= h
+
+
+@NEEDS_ULTRALYTICS
+def test_ultralytics_refuses_a_cuda_device_torch_cannot_see(random_yolo):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    with pytest.raises(BackendUnavailable, match="torch sees no CUDA GPU"):
+        build_detector(YoloDetectorConfig(type="yolo", weights=random_yolo, device="cuda:0"))
