@@ -24,7 +24,9 @@ def _since(value: str | None) -> datetime | None:
               show_default=True)
 @click.option("--since", help="Only what was seen at or after this UTC date/time (e.g. 2024-05-01).")
 @click.option("--no-tracks", is_flag=True, help="Sightings only, without the drive tracks.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout).")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout)."
+)
 @click.pass_context
 def export_command(ctx: click.Context, fmt: str, since: str | None, no_tracks: bool, output: Path | None) -> None:
     """Export sightings (points) and drive tracks (lines) as CSV, GeoJSON, GPX or KML."""

@@ -72,7 +72,7 @@ def print_status(settings: Settings, video_id: str | None, limit: int) -> None:
 
 def print_search(settings: Settings, pattern: str, distance: int) -> None:
     from dashpipe.db import SightingRow, connect
-    from dashpipe.plates.text import normalize
+    from dashpipe.plates.text import edit_distance, normalize
 
     engine = connect(settings.database_url)
     wanted = pattern.upper()
@@ -84,19 +84,10 @@ def print_search(settings: Settings, pattern: str, distance: int) -> None:
         for r in session.scalars(select(SightingRow).order_by(SightingRow.first_seen_at)).all():
             hit = fnmatch.fnmatchcase(r.plate, wanted)
             if not hit and distance > 0 and "*" not in wanted and "?" not in wanted:
-                hit = _edit_distance(r.plate, plain) <= distance
+                hit = edit_distance(r.plate, plain) <= distance
             if hit:
                 when = r.first_seen_at.isoformat() if r.first_seen_at else f"+{r.first_seen_s:.1f}s"
                 table.add_row(r.plate, f"{r.confidence:.2f}", when, _fmt(r.lat), _fmt(r.lon), r.video_id,
                               r.best_crop or "-")
     Console().print(table)
 
-
-def _edit_distance(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 
-from dashpipe.gps.mp4 import Box, find, top_level
+from dashpipe.gps.mp4 import Box, find, open_video, top_level
 from dashpipe.gps.nmea import KNOTS_TO_MPS, NmeaDecoder
 from dashpipe.gps.result import GpsReadResult, empty_result, why_empty
 from dashpipe.types import GpsFix
@@ -198,12 +198,7 @@ def parse_blocks(blocks: list[bytes], path: str | None = None) -> GpsReadResult:
 
 def read_freegps(path: Path) -> GpsReadResult:
     """Embedded freeGPS of a video; kind "none" when it has no such blocks."""
-    try:
-        size = path.stat().st_size
-        f = path.open("rb")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"video not found: {path}") from None
-    with f:
+    with open_video(path) as (f, size):
         blocks = find_blocks(f, size)
     if not blocks:
         return empty_result("none", str(path), "freegps: no freeGPS blocks")

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from dashpipe.gps.mp4 import read_movie
+from dashpipe.gps.mp4 import open_video, read_movie
 from dashpipe.gps.result import GpsReadResult, empty_result, why_empty
 from dashpipe.types import GpsFix
 
@@ -228,12 +228,7 @@ def parse_gpmf_payloads(payloads: list[tuple[float, float, bytes]], path: str | 
 
 def read_gopro(path: Path) -> GpsReadResult:
     """GPS of a GoPro MP4; kind "none" when the file has no gpmd track."""
-    try:
-        size = path.stat().st_size
-        f = path.open("rb")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"video not found: {path}") from None
-    with f:
+    with open_video(path) as (f, size):
         movie = read_movie(f, size)
         tracks = [t for t in (movie.tracks if movie else []) if t.format == "gpmd"]
         if not tracks:

@@ -232,3 +232,15 @@ def creation_time(path: Path) -> datetime | None:
     except OSError:
         return None
     return movie.creation_time if movie else None
+
+
+@contextlib.contextmanager
+def open_video(path: Path) -> Iterator[tuple[BinaryIO, int]]:
+    """The open file and its size; a missing video is a FileNotFoundError that names it."""
+    try:
+        size = path.stat().st_size
+        f = path.open("rb")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"video not found: {path}") from None
+    with f:
+        yield f, size

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from dashpipe.gps.mp4 import read_movie
+from dashpipe.gps.mp4 import open_video, read_movie
 from dashpipe.gps.nmea import NmeaDecoder
 from dashpipe.gps.result import GpsReadResult, empty_result
 
@@ -41,12 +41,7 @@ def parse_text_cues(cues: list[bytes], path: str | None = None) -> GpsReadResult
 
 def read_subtitle_nmea(path: Path) -> GpsReadResult:
     """NMEA from a video's text tracks; kind "none" when it has none."""
-    try:
-        size = path.stat().st_size
-        f = path.open("rb")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"video not found: {path}") from None
-    with f:
+    with open_video(path) as (f, size):
         movie = read_movie(f, size)
         tracks = [t for t in (movie.tracks if movie else []) if t.handler in TEXT_HANDLERS or t.format in TEXT_FORMATS]
         if not tracks:
