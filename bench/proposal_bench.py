@@ -55,6 +55,7 @@ class Sample:
     name: str
     image: np.ndarray  # full resolution BGR
     plate: BBox  # labelled plate, full-resolution pixels
+    text: str = ""  # its text, letters and digits
 
 
 def load_samples(data_dir: Path = DATA, limit: int | None = None) -> list[Sample]:
@@ -63,11 +64,12 @@ def load_samples(data_dir: Path = DATA, limit: int | None = None) -> list[Sample
         return []
     out: list[Sample] = []
     for label in sorted(data_dir.glob("*.txt"))[:limit]:
-        name, x, y, w, h, _text = label.read_text(encoding="utf-8").strip().split("\t")[:6]
+        name, x, y, w, h, text = label.read_text(encoding="utf-8").strip().split("\t")[:6]
         image = cv2.imread(str(data_dir / name))
         if image is None:
             continue
-        out.append(Sample(name, image, BBox.from_xywh(float(x), float(y), float(w), float(h))))
+        box = BBox.from_xywh(float(x), float(y), float(w), float(h))
+        out.append(Sample(name, image, box, "".join(c for c in text.upper() if c.isalnum())))
     return out
 
 

@@ -7,10 +7,11 @@ right when it lies near where the camera car was while the plate was on screen.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from pydantic import BaseModel
+
+from dashpipe.gps.track import haversine_m
 
 
 class Score(BaseModel):
@@ -26,14 +27,6 @@ class Score(BaseModel):
     @property
     def recall(self) -> float:
         return self.readable_found / self.readable_total if self.readable_total else 1.0
-
-
-def _distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    r = 6_371_008.8
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * r * math.asin(min(1.0, math.sqrt(a)))
 
 
 def score_report(entry: dict[str, Any], truth: dict[str, Any]) -> Score:
@@ -55,7 +48,7 @@ def score_report(entry: dict[str, Any], truth: dict[str, Any]) -> Score:
         located += 1
         t0, t1 = tp["visible"]
         near = [e for e in ego if t0 - 0.5 <= e["t_s"] <= t1 + 0.5] or ego
-        worst = max(worst, min(_distance_m(rp["lat"], rp["lon"], e["lat"], e["lon"]) for e in near))
+        worst = max(worst, min(haversine_m(rp["lat"], rp["lon"], e["lat"], e["lon"]) for e in near))
     readable = [p for p in plates if p.get("readable")]
     return Score(
         readable_total=len(readable),

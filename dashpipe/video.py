@@ -198,7 +198,7 @@ class SmallVideoWriter:
         self.frames = 0
 
     def add(self, pts_s: float, frame: av.VideoFrame) -> None:
-        small = frame.reformat(width=self.width, height=self.height, format="yuv420p")
+        small = frame.reformat(width=self.width, height=self.height, format="yuv420p", interpolation="AREA")
         pts = max(int(round(pts_s * 90_000)), self._last_pts + 1)
         small.pts = pts
         small.time_base = Fraction(1, 90_000)
