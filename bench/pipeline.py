@@ -40,9 +40,23 @@ def mpdecimate(video: Path) -> tuple[float, int] | None:
         return None
     t = time.perf_counter()
     proc = subprocess.run(
-        ["ffmpeg", "-hide_banner", "-nostdin", "-i", str(video), "-vf", "mpdecimate", "-fps_mode", "vfr",
-         "-f", "null", "-"],
-        capture_output=True, text=True, check=True,
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-nostdin",
+            "-i",
+            str(video),
+            "-vf",
+            "mpdecimate",
+            "-fps_mode",
+            "vfr",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     elapsed = time.perf_counter() - t
     frames = re.findall(r"frame=\s*(\d+)", proc.stderr)
@@ -65,20 +79,25 @@ def child_preprocess(video: Path, workdir: Path) -> None:
     elapsed = time.perf_counter() - t
     data = Path(out.preprocess_json or "").read_bytes()
     doc = json.loads(data)
-    print(json.dumps({
-        "seconds": elapsed,
-        "frames": doc["info"]["frames_total"],
-        "kept": len(doc["frames"]["pts_ms"]),
-        "json_bytes": len(data),
-        "regions": len(doc["regions"]["label"]),
-        "rejected": doc["rejected"],
-        "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }))
+    print(
+        json.dumps(
+            {
+                "seconds": elapsed,
+                "frames": doc["info"]["frames_total"],
+                "kept": len(doc["frames"]["pts_ms"]),
+                "json_bytes": len(data),
+                "regions": len(doc["regions"]["label"]),
+                "rejected": doc["rejected"],
+                "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 def end_to_end(video: Path, gps: Path | None, workdir: Path) -> float:
-    env = dict(os.environ, DASHPIPE_STORE__DATA_DIR=str(workdir),
-               DASHPIPE_DATABASE_URL=f"sqlite:///{workdir}/db.sqlite")
+    env = dict(
+        os.environ, DASHPIPE_STORE__DATA_DIR=str(workdir), DASHPIPE_DATABASE_URL=f"sqlite:///{workdir}/db.sqlite"
+    )
     cmd = [sys.executable, "-m", "dashpipe.cli", "run", str(video), "--report", str(workdir / "r.json")]
     if gps:
         cmd += ["--gps", str(gps)]
@@ -110,8 +129,12 @@ def main() -> None:
             s = c.streams.video[0]
             size, fps = f"{s.codec_context.width}x{s.codec_context.height}", float(s.average_rate or 0)
         raw_fps, total = raw_decode_fps(video)
-        child = subprocess.run([sys.executable, __file__, "--child", str(video), str(tmp / "pre")],
-                               capture_output=True, text=True, check=True)
+        child = subprocess.run(
+            [sys.executable, __file__, "--child", str(video), str(tmp / "pre")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         pre = json.loads(child.stdout.strip().splitlines()[-1])
         pre_fps = pre["frames"] / pre["seconds"]
         mpd = mpdecimate(video)
@@ -121,13 +144,19 @@ def main() -> None:
             ("clip", f"{video.name} {size} {fps:g} fps, {total} frames ({duration:.1f} s)"),
             ("raw PyAV decode (limit)", f"{raw_fps:.0f} frames/s"),
             ("dashpipe preprocess", f"{pre_fps:.0f} frames/s = {pre_fps / raw_fps:.2f}x the limit"),
-            ("ffmpeg -vf mpdecimate", "ffmpeg not installed" if mpd is None
-             else f"{mpd[0]:.0f} frames/s, keeps {mpd[1]} ({100 * mpd[1] / total:.1f}%)"),
+            (
+                "ffmpeg -vf mpdecimate",
+                "ffmpeg not installed"
+                if mpd is None
+                else f"{mpd[0]:.0f} frames/s, keeps {mpd[1]} ({100 * mpd[1] / total:.1f}%)",
+            ),
             ("frames kept by dashpipe", f"{pre['kept']} ({100 * pre['kept'] / total:.1f}%)"),
             ("rejected", ", ".join(f"{k} {v}" for k, v in pre["rejected"].items())),
             ("plate regions proposed", str(pre["regions"])),
-            ("preprocess JSON", f"{pre['json_bytes']} B = {pre['json_bytes'] * 10000 / total / 1000:.1f} KB "
-                                f"per 10,000 frames"),
+            (
+                "preprocess JSON",
+                f"{pre['json_bytes']} B = {pre['json_bytes'] * 10000 / total / 1000:.1f} KB per 10,000 frames",
+            ),
             ("preprocess peak memory", f"{pre['maxrss_mb']:.0f} MB"),
             ("dashpipe run end to end", f"{e2e:.1f} s = {duration / e2e:.2f}x real time"),
         ]

@@ -61,9 +61,14 @@ def end_to_end_rows(settings: Settings) -> list[tuple[str, str]]:
         if any(p.box.iou(s.plate) >= 0.3 and normalize(r.text) == s.text for p, r in zip(plates, reads)):
             hits += 1
     return [
-        ("end to end on openalpr-us: labelled plate read exactly", f"{hits}/{len(samples)} = {hits / len(samples):.1%}"),
-        ("end to end ms per photo (mean / p95)",
-         f"{statistics.mean(times):.0f} / {sorted(times)[int(0.95 * len(times))]:.0f}"),
+        (
+            "end to end on openalpr-us: labelled plate read exactly",
+            f"{hits}/{len(samples)} = {hits / len(samples):.1%}",
+        ),
+        (
+            "end to end ms per photo (mean / p95)",
+            f"{statistics.mean(times):.0f} / {sorted(times)[int(0.95 * len(times))]:.0f}",
+        ),
     ]
 
 
@@ -87,13 +92,21 @@ def multi_frame_rows(seeds: list[int], seconds: float) -> list[tuple[str, str]]:
             false += score.false_plates
             dups += score.duplicates
             worst = max(worst, score.max_location_error_m)
-            rows.append((f"sample seed {seed} ({seconds:g} s)",
-                         f"readable {score.readable_found}/{score.readable_total}, false {score.false_plates} "
-                         f"{score.false_texts}, duplicates {score.duplicates}, "
-                         f"worst location {score.max_location_error_m:.1f} m"))
-    rows.append(("multi-frame, all seeds: readable plates read",
-                 f"{found}/{total} = {found / max(total, 1):.1%}, false plates {false}, duplicates {dups}, "
-                 f"worst location error {worst:.1f} m"))
+            rows.append(
+                (
+                    f"sample seed {seed} ({seconds:g} s)",
+                    f"readable {score.readable_found}/{score.readable_total}, false {score.false_plates} "
+                    f"{score.false_texts}, duplicates {score.duplicates}, "
+                    f"worst location {score.max_location_error_m:.1f} m",
+                )
+            )
+    rows.append(
+        (
+            "multi-frame, all seeds: readable plates read",
+            f"{found}/{total} = {found / max(total, 1):.1%}, false plates {false}, duplicates {dups}, "
+            f"worst location error {worst:.1f} m",
+        )
+    )
     return rows
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 CONFIG_ENV = "DASHPIPE_CONFIG"
@@ -55,9 +55,7 @@ class StoreSettings(Section):
 class CpuProposerConfig(Section):
     type: Literal["cpu"] = "cpu"
     width: int = Field(960, ge=320, le=1920, description="Width the proposer looks at, pixels.")
-    min_plate_width_px: int = Field(
-        14, ge=6, description="Smallest plate width to propose, at the proposer's width."
-    )
+    min_plate_width_px: int = Field(14, ge=6, description="Smallest plate width to propose, at the proposer's width.")
     max_regions: int = Field(12, ge=1, description="Most plate regions proposed per frame.")
 
 
@@ -116,7 +114,9 @@ DetectorConfig = Annotated[CpuDetectorConfig | YoloDetectorConfig, Field(discrim
 class RapidOcrConfig(Section):
     type: Literal["rapidocr"] = "rapidocr"
     rec_model: Path | None = Field(None, description="Recognition ONNX; default: the one inside the wheel.")
-    threads: int = Field(0, ge=0, description="onnxruntime intra-op threads; 0 lets onnxruntime decide.")
+    threads: int = Field(
+        2, ge=0, description="onnxruntime intra-op threads; 0 lets onnxruntime decide (slower on small CPUs)."
+    )
 
 
 class EasyOcrConfig(Section):
@@ -159,12 +159,41 @@ class PreprocessSettings(Section):
     thumbnails: bool = Field(False, description="Write a small JPEG per kept frame next to the JSON.")
 
 
+# Region presets: plate formats and glyphs a region's plates do not tell apart.
+PLATE_REGIONS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+    "us": (
+        (
+            r"^[A-Z]{3}[0-9]{3,4}$",
+            r"^[0-9]{3}[A-Z]{3}$",
+            r"^[0-9][A-Z]{3}[0-9]{3}$",
+            r"^[0-9][A-Z]{2}[0-9]{3,4}$",
+            r"^[A-Z]{2}[0-9]{4,5}$",
+            r"^[0-9]{3,4}[A-Z]{2}$",
+            r"^[0-9]{1,2}[A-Z][0-9]{3,5}$",
+            r"^[A-Z][0-9]{5,6}$",
+            r"^[0-9]{4,7}$",
+        ),
+        # On most US plates the letter O and the digit 0 share one glyph.
+        {"O": "0"},
+    ),
+}
+
+
 class PlateSettings(Section):
+    region: Literal["any", "us"] = Field(
+        "any",
+        description="Preset 'formats' and 'fold' for a region's plates (any: no format, nothing folded); "
+        "formats or fold set here explicitly win over the preset.",
+    )
     formats: tuple[str, ...] = Field(
         (),
         description="Regular expressions of valid plate texts for your region (e.g. '^[A-Z]{3}[0-9]{4}$'). "
         "Empty: any 4-10 letters/digits. Character confusions (O/0, I/1, B/8, S/5, Z/2, G/6) are "
         "corrected only where a format demands it.",
+    )
+    fold: dict[str, str] = Field(
+        default_factory=dict,
+        description="Glyphs the region's plates do not tell apart, read as one (e.g. {O: '0'} in the US).",
     )
     min_chars: int = Field(4, ge=1, description="Shortest plate text accepted.")
     max_chars: int = Field(10, ge=1, description="Longest plate text accepted.")
@@ -172,6 +201,21 @@ class PlateSettings(Section):
     min_reads: int = Field(2, ge=1, description="A plate needs this many reads to be reported.")
     track_max_gap_s: float = Field(1.5, gt=0.0, description="A track ends when unseen this long.")
     enhance: bool = Field(True, description="Enhance dark or blurry crops (contrast, sharpening) before OCR.")
+    verify_text: bool = Field(
+        True,
+        description="Check each plate's best crops with a text detector and drop plates whose crops hold no "
+        "text (trunks, fences and grilles that a reader turns into letters).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _region_preset(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("region") in PLATE_REGIONS:
+            formats, fold = PLATE_REGIONS[data["region"]]
+            data = {**data}
+            data.setdefault("formats", formats)
+            data.setdefault("fold", fold)
+        return data
 
 
 class WatchlistEntry(Section):
@@ -211,9 +255,7 @@ class CelerySettings(Section):
 class Settings(BaseSettings):
     """Everything a dashpipe process needs to know, from YAML and ``DASHPIPE_*`` variables."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="DASHPIPE_", env_nested_delimiter="__", extra="forbid", frozen=True
-    )
+    model_config = SettingsConfigDict(env_prefix="DASHPIPE_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
     store: StoreSettings = Field(default_factory=StoreSettings, description="Where files live.")
     database_url: str = Field(
@@ -345,8 +387,10 @@ def documented_yaml() -> str:
             for alt in _ALTERNATIVES.get(name, []):
                 lines.append(f"  # -- or, {alt.__name__}:")
                 for fname, f in alt.model_fields.items():
-                    default = "REQUIRED" if f.is_required() else _yaml_scalar(
-                        str(f.default) if isinstance(f.default, Path) else f.default
+                    default = (
+                        "REQUIRED"
+                        if f.is_required()
+                        else _yaml_scalar(str(f.default) if isinstance(f.default, Path) else f.default)
                     )
                     lines.append(f"  # {fname}: {default}  # {f.description}")
         else:

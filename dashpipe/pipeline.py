@@ -126,6 +126,7 @@ def heavy_job(rt: Runtime, job: VideoJob, progress: Progress = _noop) -> VideoJo
             frames,
             detector=rt.detector,
             reader=rt.reader,
+            verifier=rt.verifier,
             settings=rt.settings,
             video=source,
             gps=Path(job.gps) if job.gps else None,

@@ -9,12 +9,16 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
 from dashpipe.config import Settings, load_settings
 from dashpipe.models.base import Detector, PlateReader, Proposer
 from dashpipe.storage import Store
+
+if TYPE_CHECKING:
+    from dashpipe.models.text_presence import TextPresence
 
 
 @dataclass
@@ -53,6 +57,15 @@ class Runtime:
         with self._lock:
             return build_reader(self.settings.ocr)
 
+    @cached_property
+    def verifier(self) -> TextPresence | None:
+        if not self.settings.plates.verify_text:
+            return None
+        from dashpipe.models.text_presence import TextPresence
+
+        with self._lock:
+            return TextPresence()
+
     def warm(self, queues: set[str]) -> None:
         """Build what the served queues need now, so a missing model fails the start, not a job."""
         if "jetson" in queues:
@@ -60,6 +73,7 @@ class Runtime:
         if "gpu" in queues:
             _ = self.detector
             _ = self.reader
+            _ = self.verifier
         if "archive" in queues:
             _ = self.engine
 

@@ -73,9 +73,7 @@ def probe(path: Path) -> VideoInfo:
         else:
             duration = 0.0
         frames = int(stream.frames) if stream.frames else int(round(duration * fps))
-        created = _parse_creation_time(
-            container.metadata.get("creation_time") or stream.metadata.get("creation_time")
-        )
+        created = _parse_creation_time(container.metadata.get("creation_time") or stream.metadata.get("creation_time"))
         return VideoInfo(
             width=int(ctx.width),
             height=int(ctx.height),

@@ -67,8 +67,21 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir), "--logfile", str(workdir / "redis.log")],
+        [
+            exe,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+            "--logfile",
+            str(workdir / "redis.log"),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -102,8 +115,24 @@ class Workers:
         env = dict(os.environ, DASHPIPE_CONFIG=str(self.config), PYTHONUNBUFFERED="1")
         log = (self.logdir / f"{queue}.log").open("wb")
         self.procs[queue] = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "dashpipe", "worker", "-Q", queue, "-P", "solo",
-             "-n", f"{queue}@%h", "--without-gossip", "--without-mingle", "-l", "INFO"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "dashpipe",
+                "worker",
+                "-Q",
+                queue,
+                "-P",
+                "solo",
+                "-n",
+                f"{queue}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "-l",
+                "INFO",
+            ],
             cwd=REPO,
             env=env,
             stdout=log,

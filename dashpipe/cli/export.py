@@ -20,8 +20,9 @@ def _since(value: str | None) -> datetime | None:
 
 
 @click.command("export")
-@click.option("--format", "fmt", type=click.Choice(["csv", "geojson", "gpx", "kml"]), default="geojson",
-              show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "geojson", "gpx", "kml"]), default="geojson", show_default=True
+)
 @click.option("--since", help="Only what was seen at or after this UTC date/time (e.g. 2024-05-01).")
 @click.option("--no-tracks", is_flag=True, help="Sightings only, without the drive tracks.")
 @click.option(
@@ -47,19 +48,31 @@ def export_command(ctx: click.Context, fmt: str, since: str | None, no_tracks: b
             seen = _utc(r.first_seen_at)
             if start is not None and (seen is None or seen < start):
                 continue
-            rows.append(SightingRow(video_id=r.video_id, plate=r.plate, confidence=r.confidence,
-                                    first_seen_utc=seen, last_seen_utc=_utc(r.last_seen_at),
-                                    lat=r.lat, lon=r.lon, best_crop=r.best_crop, motion=r.motion or "unknown"))
+            rows.append(
+                SightingRow(
+                    video_id=r.video_id,
+                    plate=r.plate,
+                    confidence=r.confidence,
+                    first_seen_utc=seen,
+                    last_seen_utc=_utc(r.last_seen_at),
+                    lat=r.lat,
+                    lon=r.lon,
+                    best_crop=r.best_crop,
+                    motion=r.motion or "unknown",
+                )
+            )
         tracks: list[DriveTrack] = []
         if not no_tracks:
             points: dict[str, list[GpsFix]] = {}
-            for p in session.scalars(select(db.TrackPointRow).order_by(db.TrackPointRow.video_id,
-                                                                       db.TrackPointRow.time)):
+            for p in session.scalars(
+                select(db.TrackPointRow).order_by(db.TrackPointRow.video_id, db.TrackPointRow.time)
+            ):
                 t = _utc(p.time)
                 if t is None or (start is not None and t < start):
                     continue
                 points.setdefault(p.video_id, []).append(
-                    GpsFix(time=t, lat=p.lat, lon=p.lon, speed_mps=p.speed_mps, course_deg=p.course_deg))
+                    GpsFix(time=t, lat=p.lat, lon=p.lon, speed_mps=p.speed_mps, course_deg=p.course_deg)
+                )
             tracks = [DriveTrack(video_id=v, fixes=tuple(f)) for v, f in points.items() if len(f) > 1]
     text = export(fmt, rows, tracks)
     if output is None:

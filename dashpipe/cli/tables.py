@@ -55,8 +55,9 @@ def print_status(settings: Settings, video_id: str | None, limit: int) -> None:
             for col in ("plate", "conf", "first s", "frames", "lat", "lon"):
                 table.add_column(col)
             for r in rows:
-                table.add_row(r.plate, f"{r.confidence:.2f}", f"{r.first_seen_s:.1f}", str(r.frames),
-                              _fmt(r.lat), _fmt(r.lon))
+                table.add_row(
+                    r.plate, f"{r.confidence:.2f}", f"{r.first_seen_s:.1f}", str(r.frames), _fmt(r.lat), _fmt(r.lon)
+                )
             console.print(table)
             return
         videos = session.scalars(select(VideoRow).order_by(VideoRow.processed_at.desc()).limit(limit)).all()
@@ -65,8 +66,9 @@ def print_status(settings: Settings, video_id: str | None, limit: int) -> None:
             table.add_column(col)
         for v in videos:
             n = len(session.scalars(select(SightingRow.id).where(SightingRow.video_id == v.video_id)).all())
-            table.add_row(v.video_id, v.status, v.source, f"{v.frames_selected or 0}/{v.frames_total or 0}",
-                          str(n), v.error or "")
+            table.add_row(
+                v.video_id, v.status, v.source, f"{v.frames_selected or 0}/{v.frames_total or 0}", str(n), v.error or ""
+            )
         console.print(table)
 
 
@@ -87,7 +89,7 @@ def print_search(settings: Settings, pattern: str, distance: int) -> None:
                 hit = edit_distance(r.plate, plain) <= distance
             if hit:
                 when = r.first_seen_at.isoformat() if r.first_seen_at else f"+{r.first_seen_s:.1f}s"
-                table.add_row(r.plate, f"{r.confidence:.2f}", when, _fmt(r.lat), _fmt(r.lon), r.video_id,
-                              r.best_crop or "-")
+                table.add_row(
+                    r.plate, f"{r.confidence:.2f}", when, _fmt(r.lat), _fmt(r.lon), r.video_id, r.best_crop or "-"
+                )
     Console().print(table)
-

@@ -30,6 +30,9 @@ MAX_FILL = 0.8
 PLATE_UP = 1.19
 PLATE_DOWN = 0.97
 PLATE_SIDE = 0.02
+# The row finder can miss an end glyph (one touching the plate's frame or standing a little apart):
+# a glyph's width more on each side keeps it in the crop; the reader finds the row inside it.
+GLYPH_SIDE = 0.8
 
 
 def _join_collinear(rows: GlyphRows, best: int) -> tuple[float, float, float, float, float]:
@@ -101,7 +104,8 @@ def refine_plate(gray: np.ndarray, hint: BBox, margin: float) -> Region | None:
     )
     best = _pick(rows, hint)
     x1, y1, x2, y2, score = _join_collinear(rows, best)
-    gh, cy, pad = y2 - y1, (y1 + y2) / 2, PLATE_SIDE * (x2 - x1)
+    gh, cy = y2 - y1, (y1 + y2) / 2
+    pad = PLATE_SIDE * (x2 - x1) + GLYPH_SIDE * gh
     box = BBox(x1=x1 - pad, y1=cy - PLATE_UP * gh, x2=x2 + pad, y2=cy + PLATE_DOWN * gh)
     box = box.clip(float(width), float(height))
     if not box.valid:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -35,6 +36,7 @@ from dashpipe.types import (
 )
 
 CROP_JPEG_QUALITY = 92
+MIN_READ_CHARS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,16 +77,16 @@ def read_frame(
         if not res.text:
             continue
         read = PlateRead(
-                frame_index=frame.index,
-                t_s=frame.pts_s,
-                box=plate.box,
-                text=res.text,
-                confidence=res.confidence,
-                char_confidences=res.char_confidences,
-                quality=crop_quality(crop),
-                enhanced=flagged,
-                vehicle=_vehicle_for(plate, vehicles),
-            )
+            frame_index=frame.index,
+            t_s=frame.pts_s,
+            box=plate.box,
+            text=res.text,
+            confidence=res.confidence,
+            char_confidences=res.char_confidences,
+            quality=crop_quality(crop),
+            enhanced=flagged,
+            vehicle=_vehicle_for(plate, vehicles),
+        )
         reads.append(read)
         ok, jpg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, CROP_JPEG_QUALITY])
         if ok:
@@ -112,6 +114,28 @@ def read_plates(
     return FrameReads(reads, crops)
 
 
+class TextCheck(Protocol):
+    def has_text(self, crop: np.ndarray) -> bool: ...
+
+
+VERIFY_CROPS = 3  # best crops of a plate shown to the text detector; one showing text is enough
+
+
+def _shows_text(
+    track: Sequence[PlateRead], best: PlateRead, crops: dict[PlateRead, bytes], verifier: TextCheck
+) -> bool:
+    """Does any of the plate's best few crops hold a line of text?"""
+    ranked = [best, *sorted((r for r in track if r is not best), key=lambda r: -r.quality.score)]
+    for read in ranked[:VERIFY_CROPS]:
+        jpg = crops.get(read)
+        if jpg is None:
+            continue
+        crop = cv2.imdecode(np.frombuffer(jpg, np.uint8), cv2.IMREAD_COLOR)
+        if crop is not None and verifier.has_text(crop):
+            return True
+    return False
+
+
 def _alerts(text: str, sighting: PlateSighting, watchlist: Sequence[WatchlistEntry]) -> list[Alert]:
     hit = match_watchlist(text, watchlist)
     if hit is None:
@@ -132,6 +156,7 @@ def _alerts(text: str, sighting: PlateSighting, watchlist: Sequence[WatchlistEnt
 def sightings_from_reads(
     reads: Sequence[PlateRead],
     crop_jpegs: dict[PlateRead, bytes],
+    verifier: TextCheck | None,
     settings: Settings,
     frame_size: tuple[int, int],
     gps: GpsContext,
@@ -140,11 +165,16 @@ def sightings_from_reads(
     sightings: list[PlateSighting] = []
     files: dict[str, bytes] = {}
     alerts: list[Alert] = []
-    for track in build_tracks(reads, cfg):
+    # Reads of two characters or fewer are texture the detector let through, not partial plates:
+    # kept out, they cannot pull a real plate's track off course.
+    plausible = [r for r in reads if len(r.text) >= MIN_READ_CHARS]
+    for track in build_tracks(plausible, cfg, cfg.fold):
         if len(track) < cfg.min_reads:
             continue
-        voted = vote(track, cfg)
-        if not voted.text or not is_plausible(voted.text, cfg):
+        voted = vote(track, cfg, cfg.fold)
+        if not voted.text or voted.confidence < cfg.min_confidence or not is_plausible(voted.text, cfg):
+            continue
+        if verifier is not None and not _shows_text(track, voted.best, crop_jpegs, verifier):
             continue
         first, last = track[0], track[-1]
         best = voted.best
@@ -189,6 +219,7 @@ def analyse_video(
     *,
     detector: Detector,
     reader: PlateReader,
+    verifier: TextCheck | None,
     settings: Settings,
     video: Path,
     gps: Path | None,
@@ -197,7 +228,7 @@ def analyse_video(
     got = read_plates(pre, frames, detector, reader, settings.plates)
     context = load_gps_context(video, gps, pre.info.creation_time, settings.gps)
     sightings, files, alerts = sightings_from_reads(
-        got.reads, got.crops, settings, (pre.info.width, pre.info.height), context
+        got.reads, got.crops, verifier, settings, (pre.info.width, pre.info.height), context
     )
     result = HeavyResult(
         video_id=pre.video_id,

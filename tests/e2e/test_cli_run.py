@@ -9,21 +9,33 @@ import sys
 from pathlib import Path
 
 import pytest
-from dashpipe.sample import load_truth
 
 from dashpipe.evaluate import score_report
+from dashpipe.sample import load_truth
 
 pytestmark = pytest.mark.e2e
 
-CONTRACT_VIDEO = {"source", "video_id", "status", "error", "started_at", "duration_s", "fps", "frames_total",
-                  "frames_selected", "rejected", "plates"}
+CONTRACT_VIDEO = {
+    "source",
+    "video_id",
+    "status",
+    "error",
+    "started_at",
+    "duration_s",
+    "fps",
+    "frames_total",
+    "frames_selected",
+    "rejected",
+    "plates",
+}
 CONTRACT_PLATE = {"text", "confidence", "first_seen_s", "last_seen_s", "frames", "lat", "lon", "best_crop", "reads"}
 
 
 def dashpipe(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DASHPIPE_")}
-    return subprocess.run([sys.executable, "-m", "dashpipe.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "dashpipe.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900
+    )
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +43,9 @@ def run_result(sample_clip, tmp_path_factory):
     cwd = tmp_path_factory.mktemp("run")
     bad = cwd / "broken.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(20_000))
-    proc = dashpipe("run", str(bad), str(sample_clip.video), "--gps", str(sample_clip.nmea),
-                    "--report", "out.json", cwd=cwd)
+    proc = dashpipe(
+        "run", str(bad), str(sample_clip.video), "--gps", str(sample_clip.nmea), "--report", "out.json", cwd=cwd
+    )
     return cwd, proc
 
 

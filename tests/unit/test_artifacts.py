@@ -10,17 +10,27 @@ def make(n_frames: int, regions_per_frame: int, kinds: bool = True) -> Preproces
             quality=FrameQuality(brightness=101.0, bright_p99=230.0, sharpness=812.0, motion=7.0),
             flags=(RejectReason.dark,) if i % 5 == 0 else (),
             regions=tuple(
-                Region(label="plate" if k % 2 == 0 else "vehicle", box=BBox(x1=100 + k, y1=200, x2=180 + k, y2=220),
-                       score=0.5, kind="car" if kinds and k % 2 else None)
+                Region(
+                    label="plate" if k % 2 == 0 else "vehicle",
+                    box=BBox(x1=100 + k, y1=200, x2=180 + k, y2=220),
+                    score=0.5,
+                    kind="car" if kinds and k % 2 else None,
+                )
                 for k in range(regions_per_frame)
             ),
         )
         for i in range(n_frames)
     )
     info = VideoInfo(width=1920, height=1080, fps=30.0, duration_s=333.3, frames_total=10_000, codec="h264")
-    return PreprocessResult(video_id="v", source="/a.mp4", info=info, selected=frames,
-                            rejected={"static": 1, "dark": 2, "blurry": 3, "redundant": 4},
-                            analysis_width=480, proposer="cpu")
+    return PreprocessResult(
+        video_id="v",
+        source="/a.mp4",
+        info=info,
+        selected=frames,
+        rejected={"static": 1, "dark": 2, "blurry": 3, "redundant": 4},
+        analysis_width=480,
+        proposer="cpu",
+    )
 
 
 def test_round_trip_is_lossless_at_stored_precision():

@@ -1,0 +1,215 @@
+"""One text per tracked plate from its noisy reads: aligned per-character voting.
+
+Picking the most frequent whole string wastes information: with five reads that each got a
+different single character wrong, no two strings agree, yet every position has a clear
+majority. The reads are aligned to a pivot (the read closest to all others) by edit distance, so
+a dropped or an extra character shifts nothing, and each slot (a pivot position, or a gap between
+two where some reads have an extra character) is decided by a weighted vote. A read's weight
+grows with its crop quality (large, sharp, well lit) and each character counts with the
+reader's confidence in it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from dashpipe.config import PlateSettings
+from dashpipe.plates.text import clean_text, edit_distance, fold_glyphs, normalize
+from dashpipe.types import PlateRead
+
+MIN_QUALITY_WEIGHT = 0.5  # the worst crop of a track still counts this much of the best one
+SHORT_READ_SILENCE = 0.6  # weight of "no character here" from a read that ends before the slot
+
+
+@dataclass(frozen=True)
+class VoteResult:
+    text: str  # "" when no read was good enough to vote
+    confidence: float  # 0..1: mean over characters of (share of reads agreeing x their confidence)
+    histogram: dict[str, int]  # normalised read text -> how many reads said it
+    best: PlateRead  # the read to show: best crop among those that agree with the text
+    char_confidences: tuple[float, ...] = field(default=())
+    votes: int = 0  # reads that took part in the vote
+
+
+@dataclass(frozen=True, slots=True)
+class _Ballot:
+    text: str
+    weight: float  # quality weight of the read's crop
+    confidence: float  # the reader's confidence in the whole read
+    chars: tuple[float, ...]  # per character: weight x the reader's confidence in it
+
+
+def _char_conf(read: PlateRead, text: str) -> tuple[float, ...]:
+    if len(read.char_confidences) == len(text):
+        return tuple(read.char_confidences)
+    return (read.confidence,) * len(text)
+
+
+def _quality_weights(reads: Sequence[PlateRead]) -> list[float]:
+    scores = [max(r.quality.score, 0.0) for r in reads]
+    top = max(scores, default=0.0)
+    if top <= 0:
+        return [1.0] * len(reads)
+    return [MIN_QUALITY_WEIGHT + (1.0 - MIN_QUALITY_WEIGHT) * s / top for s in scores]
+
+
+def _alignment(pivot: str, other: str) -> tuple[list[str], list[str]]:
+    """``other`` laid on ``pivot``: what it has at each pivot position ("" for nothing) and what
+    it has in each of the len(pivot)+1 gaps before, between and after them."""
+    n, m = len(pivot), len(other)
+    d = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n + 1):
+        d[i][0] = i
+    for j in range(m + 1):
+        d[0][j] = j
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (pivot[i - 1] != other[j - 1]))
+    at = [""] * n
+    gaps = [""] * (n + 1)
+    i, j = n, m
+    while i > 0 or j > 0:
+        if i > 0 and j > 0 and d[i][j] == d[i - 1][j - 1] + (pivot[i - 1] != other[j - 1]):
+            at[i - 1] = other[j - 1]
+            i, j = i - 1, j - 1
+        elif i > 0 and d[i][j] == d[i - 1][j] + 1:
+            i -= 1  # pivot character missing from other
+        else:
+            gaps[i] = other[j - 1] + gaps[i]
+            j -= 1
+    return at, gaps
+
+
+def _pivot(ballots: Sequence[_Ballot]) -> str:
+    """The text with the least weighted edit distance to all ballots (ties: the heavier text)."""
+    weight: dict[str, float] = defaultdict(float)
+    for b in ballots:
+        weight[b.text] += b.weight * b.confidence
+    texts = list(weight)
+    return min(texts, key=lambda t: (sum(weight[o] * edit_distance(t, o) for o in texts), -weight[t]))
+
+
+@dataclass
+class _Slot:
+    """One place in the aligned text: does a character stand here, and which one."""
+
+    absent: float = 0.0  # weight x read confidence of the reads without a character here
+    support: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # weight x char confidence
+    weight: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # crop weight per candidate
+    chars: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # weight x char confidence
+
+    def add(self, text: str, ballot: _Ballot, char_weights: Sequence[float], beyond_read: bool) -> None:
+        if not text:
+            # A read that stops short of this slot is more likely a partial view than a plate without it.
+            factor = SHORT_READ_SILENCE if beyond_read else 1.0
+            self.absent += ballot.weight * ballot.confidence * factor
+            return
+        mean = sum(char_weights) / len(char_weights)
+        self.support[text] += mean
+        self.weight[text] += ballot.weight
+        self.chars[text] += mean
+
+    def winner(self) -> str:
+        if sum(self.support.values()) <= self.absent:
+            return ""  # a tie keeps the text shorter
+        return max(self.chars, key=lambda c: (self.chars[c], self.support[c]))
+
+
+def vote_texts(ballots: Sequence[_Ballot]) -> tuple[str, tuple[float, ...], tuple[float, ...]]:
+    """The voted text and, per character, the share of the (weighted) reads that agree with it and
+    the reader's mean confidence in it among them.
+
+    A character stands at a slot when the reader's confidence in the characters read there
+    outweighs the reads that have nothing there (reads that end before the slot count less: they
+    are more often cut-off views); which character, by the reader's confidence in each candidate.
+    So a stray character read in one frame stays out, and a sure read outvotes two unsure ones.
+    """
+    if not ballots:
+        return "", (), ()
+    pivot = _pivot(ballots)
+    total = sum(b.weight * b.confidence for b in ballots)
+    slots = [_Slot() for _ in range(2 * len(pivot) + 1)]  # gap, char, gap, char, ..., gap
+    for b in ballots:
+        at, gaps = _alignment(pivot, b.text)
+        held = [i for i, c in enumerate(at) if c]
+        first, last = (held[0], held[-1]) if held else (len(pivot), -1)
+        k = 0  # next character of the read, walking its slots in reading order
+        for g in range(len(pivot) + 1):
+            slots[2 * g].add(gaps[g], b, b.chars[k : k + len(gaps[g])], g <= first or g > last)
+            k += len(gaps[g])
+            if g < len(pivot):
+                slots[2 * g + 1].add(at[g], b, b.chars[k : k + len(at[g])], g < first or g > last)
+                k += len(at[g])
+    text: list[str] = []
+    share: list[float] = []
+    sure: list[float] = []
+    for slot in slots:
+        winner = slot.winner()
+        if winner:
+            text.append(winner)
+            share += [min(1.0, slot.support[winner] / total) if total > 0 else 0.0] * len(winner)
+            sure += [min(1.0, slot.chars[winner] / max(slot.weight[winner], 1e-9))] * len(winner)
+    return "".join(text), tuple(share), tuple(sure)
+
+
+def _best_read(reads: Sequence[PlateRead], text: str, fold: Mapping[str, str]) -> PlateRead:
+    """Best crop among the reads closest to the voted text."""
+    dist = [edit_distance(fold_glyphs(normalize(r.text), fold), text) for r in reads]
+    agreeing = [r for r, d in zip(reads, dist) if d == min(dist)]
+    return max(agreeing, key=lambda r: (r.quality.score, r.confidence))
+
+
+def vote(
+    reads: Sequence[PlateRead],
+    cfg: PlateSettings,
+    fold: Mapping[str, str] | None = None,
+) -> VoteResult:
+    """Voted text of one tracked plate; reads below ``cfg.min_confidence`` or ``cfg.min_chars`` do not vote.
+
+    The voted text is then fitted to ``cfg.formats`` (look-alike swaps only where a format demands
+    them); ``fold`` maps glyphs the region does not tell apart to one symbol (e.g. {"O": "0"}).
+    """
+    if not reads:
+        raise ValueError("vote needs at least one read")
+    texts = [normalize(r.text) for r in reads]
+    histogram = dict(Counter(t for t in texts if t))
+    # Reads shorter than a plate saw part of it (a cut-off crop): they would vote every other slot empty.
+    voters = [(r, t) for r, t in zip(reads, texts) if len(t) >= cfg.min_chars and r.confidence >= cfg.min_confidence]
+    if not voters:
+        best = max(reads, key=lambda r: (r.quality.score, r.confidence))
+        return VoteResult(text="", confidence=0.0, histogram=histogram, best=best)
+    weights = _quality_weights([r for r, _ in voters])
+    ballots = [
+        _Ballot(
+            text=fold_glyphs(t, fold or {}),
+            weight=w,
+            confidence=r.confidence,
+            chars=tuple(w * c for c in _char_conf(r, t)),
+        )
+        for (r, t), w in zip(voters, weights)
+    ]
+    raw, share, sure = vote_texts(ballots)
+    text = clean_text(raw, cfg.formats, sure, fold)
+    char_conf = tuple(a * b for a, b in zip(share, sure))
+    confidence = sum(char_conf) / len(char_conf) if char_conf else 0.0
+    if len(text) != len(raw):
+        char_conf = ()  # a character was dropped to fit a format: the list no longer lines up
+    return VoteResult(
+        text=text,
+        confidence=confidence,
+        histogram=histogram,
+        best=_best_read([r for r, _ in voters], text, fold or {}),
+        char_confidences=char_conf,
+        votes=len(voters),
+    )
+
+
+def most_frequent(reads: Sequence[PlateRead]) -> str:
+    """The baseline voting improves on: the most common whole string (ties: the most confident)."""
+    counts = Counter(normalize(r.text) for r in reads)
+    conf: dict[str, float] = defaultdict(float)
+    for r in reads:
+        conf[normalize(r.text)] = max(conf[normalize(r.text)], r.confidence)
+    return max(counts, key=lambda t: (counts[t], conf[t])) if counts else ""

@@ -1,0 +1,44 @@
+"""Finding the number row of a plate crop and telling its characters from stacked marks and emblems."""
+
+import cv2
+import numpy as np
+
+from dashpipe.plates.band import find_band, is_foreign_char
+
+
+def plate_with_stacked_marks() -> np.ndarray:
+    img = np.full((160, 340, 3), 235, np.uint8)
+    cv2.putText(img, "STATE NAME", (100, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (30, 30, 160), 2, cv2.LINE_AA)
+    cv2.putText(img, "M", (18, 72), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (20, 20, 20), 3, cv2.LINE_AA)  # stacked
+    cv2.putText(img, "C", (18, 112), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (20, 20, 20), 3, cv2.LINE_AA)
+    cv2.putText(img, "N3934", (60, 115), cv2.FONT_HERSHEY_SIMPLEX, 2.4, (20, 20, 20), 6, cv2.LINE_AA)
+    cv2.putText(img, "slogan", (130, 150), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (30, 30, 160), 1, cv2.LINE_AA)
+    return img
+
+
+def test_band_is_the_row_of_the_tallest_characters() -> None:
+    band = find_band(plate_with_stacked_marks())
+    assert band is not None
+    assert 55 <= band.y1 <= 72 and 108 <= band.y2 <= 122  # the digits span ~65..115
+    assert 55 < band.x1 < 80 and 270 < band.x2 < 300  # the number, not the stacked marks at x~20
+    top, bottom = band.rows(0.15, 160)
+    assert top < band.y1 and bottom > band.y2
+
+
+def test_light_characters_on_a_dark_plate_are_found_too() -> None:
+    band = find_band(255 - plate_with_stacked_marks())
+    assert band is not None and 55 <= band.y1 <= 72
+
+
+def test_stacked_marks_are_foreign_and_number_characters_are_not() -> None:
+    band = find_band(plate_with_stacked_marks())
+    assert band is not None
+    assert is_foreign_char(band, 30.0, 0.95, at_edge=True)  # the stacked M/C column
+    assert not is_foreign_char(band, 160.0, 0.95, at_edge=False)  # inside the number
+    assert not is_foreign_char(band, 280.0, 0.95, at_edge=True)
+    assert is_foreign_char(band, 330.0, 0.6, at_edge=True)  # beyond the row, unsure: a border or emblem
+
+
+def test_no_row_on_a_blank_or_tiny_crop() -> None:
+    assert find_band(np.full((60, 200, 3), 200, np.uint8)) is None
+    assert find_band(np.zeros((5, 5, 3), np.uint8)) is None

@@ -1,0 +1,129 @@
+"""Tracking on synthetic box sequences: big jumps between kept frames, crossing plates, gaps, merges."""
+
+from dashpipe.config import PlateSettings
+from dashpipe.plates.track import _Track as Track
+from dashpipe.plates.track import build_tracks, match_cost, merge_tracks
+
+from .conftest import read
+
+CFG = PlateSettings(track_max_gap_s=1.5, min_confidence=0.0)
+FPS = 4.0  # kept frames per second
+
+
+def box(cx: float, cy: float, w: float) -> tuple[float, float, float, float]:
+    return (cx - w / 2, cy - w / 8, cx + w / 2, cy + w / 8)
+
+
+def texts(track: tuple) -> set[str]:
+    return {r.text for r in track}
+
+
+def test_a_close_plate_jumping_several_widths_per_frame_stays_one_track() -> None:
+    # overtaken car: the plate grows and sweeps across the frame, ~3 plate widths per kept frame
+    fast = [read("ABC1234", t=i / FPS, box=box(200 + 330 * i, 600 - 20 * i, 110 + 12 * i)) for i in range(6)]
+    far = [read("XYZ987", t=i / FPS, box=box(960 + 3 * i, 500, 60)) for i in range(6)]
+    tracks = build_tracks(fast + far, CFG)
+    assert len(tracks) == 2
+    assert sorted(len(t) for t in tracks) == [6, 6]
+    assert all(len(texts(t)) == 1 for t in tracks)
+
+
+def test_crossing_plates_keep_their_own_reads() -> None:
+    reads = []
+    for i in range(7):
+        t = i / FPS
+        reads.append(read("KTE268", t=t, box=box(400 + 150 * i, 500, 120)))  # left to right
+        reads.append(read("MSH861", t=t, box=box(1300 - 150 * i, 505, 120)))  # right to left
+    tracks = build_tracks(reads, CFG)
+    assert len(tracks) == 2
+    assert [texts(t) for t in tracks] in ([{"KTE268"}, {"MSH861"}], [{"MSH861"}, {"KTE268"}])
+
+
+def test_misreads_stay_in_the_track() -> None:
+    seq = ["ABC1234", "A8C1234", "ABC1234", "ABC124", "ABC1Z34"]
+    reads = [read(s, t=i / FPS, box=box(500 + 80 * i, 400, 100 + 5 * i)) for i, s in enumerate(seq)]
+    tracks = build_tracks(reads, CFG)
+    assert len(tracks) == 1 and len(tracks[0]) == 5
+
+
+def test_a_far_jump_starts_a_new_track_merged_back_by_text_but_one_frame_never_merges() -> None:
+    reads = [read("ABC123", t=0.0, box=box(200, 400, 100)), read("ABC123", t=0.25, box=box(1700, 400, 100))]
+    assert len(build_tracks(reads, PlateSettings(track_max_gap_s=1.5))) == 1  # joined later by the merge
+    same_frame = [read("ABC123", t=0.0, box=box(200, 400, 100)), read("ABC123", t=0.0, box=box(1700, 400, 100))]
+    assert len(build_tracks(same_frame, CFG)) == 2
+
+
+def test_a_track_ends_after_the_gap_and_the_same_text_is_merged_back() -> None:
+    first = [read("ABC1234", t=i / FPS, box=box(500, 400, 100)) for i in range(4)]
+    later = [read("ABC1234", t=5.0 + i / FPS, box=box(900, 420, 100)) for i in range(4)]
+    other = [read("QRS555", t=5.0 + i / FPS, box=box(500, 400, 100)) for i in range(4)]
+    tracks = build_tracks(first + later + other, CFG)
+    assert len(tracks) == 2
+    merged = next(t for t in tracks if "ABC1234" in texts(t))
+    assert len(merged) == 8 and merged[0].t_s == 0.0 and merged[-1].t_s == 5.75
+
+
+def test_overlapping_tracks_with_similar_text_are_not_merged() -> None:
+    a = [read("ABC1234", t=i / FPS, box=box(300, 400, 100)) for i in range(8)]
+    b = [read("ABC1284", t=i / FPS, box=box(1500, 400, 100)) for i in range(8)]
+    assert len(merge_tracks([a, b], CFG)) == 2
+
+
+def test_near_identical_texts_without_overlap_merge() -> None:
+    a = [read("ABC1234", t=i / FPS) for i in range(4)]
+    b = [read("ABC1284", t=3.0 + i / FPS) for i in range(1)] + [read("ABC1234", t=3.5 + i / FPS) for i in range(3)]
+    c = [read("ZZZ999", t=8.0)]
+    merged = merge_tracks([a, b, c], CFG)
+    assert [len(t) for t in merged] == [8, 1]
+
+
+def test_prediction_follows_velocity_and_growth() -> None:
+    track = Track()
+    track.add(read("ABC123", t=0.0, box=box(100, 300, 100)))
+    track.add(read("ABC123", t=0.25, box=box(400, 300, 120)))
+    predicted, known = track.predict(0.5)
+    assert known
+    assert abs(predicted.center[0] - 700) < 1e-6
+    assert 140 < predicted.width < 148  # 120 * (120/100)
+
+
+def test_gate_rejects_a_far_read_and_a_confident_different_text() -> None:
+    track = Track()
+    track.add(read("ABC123", t=0.0, box=box(100, 300, 100)))
+    assert match_cost(track, read("ABC123", t=0.25, box=box(1500, 300, 100))) is None
+    assert match_cost(track, read("XYZ987", t=0.25, box=box(130, 300, 100))) is None
+    near = match_cost(track, read("ABC123", t=0.25, box=box(150, 300, 100)))
+    assert near is not None and near < 0
+
+
+def test_every_read_lands_in_exactly_one_track() -> None:
+    reads = [read(f"P{i % 3}X{i}", t=i * 0.3, box=box(100 + 400 * (i % 3), 300, 90)) for i in range(12)]
+    tracks = build_tracks(reads, CFG)
+    assert sorted(r.t_s for t in tracks for r in t) == sorted(r.t_s for r in reads)
+    assert all(list(t) == sorted(t, key=lambda r: r.t_s) for t in tracks)
+
+
+def test_interleaved_partial_reads_of_one_plate_are_one_track():
+    """A plate whose first characters are cut off in some frames: the two texts, one place, one plate."""
+    from dashpipe.config import PlateSettings
+    from dashpipe.plates.track import merge_tracks
+    from dashpipe.types import BBox, CropQuality, PlateRead
+
+    q = CropQuality(sharpness=300.0, height_px=30.0, brightness=120.0, contrast=60.0)
+
+    def read(i: int, text: str, dx: float = 0.0) -> PlateRead:
+        return PlateRead(
+            frame_index=i,
+            t_s=i / 30,
+            box=BBox(x1=500 + dx + i, y1=400, x2=620 + dx + i, y2=430),
+            text=text,
+            confidence=0.95,
+            quality=q,
+        )
+
+    full = [read(i, "LP465RZ") for i in (0, 16, 32)]
+    cut = [read(i, "465RZ", 10) for i in (8, 24, 40)]
+    elsewhere = [read(i, "465RZ", 900) for i in (8, 24, 40)]  # the same text far away: another plate
+    cfg = PlateSettings(min_chars=4)
+    assert len(merge_tracks([full, cut], cfg)) == 1
+    assert len(merge_tracks([full, elsewhere], cfg)) == 2

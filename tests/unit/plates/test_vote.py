@@ -1,0 +1,112 @@
+"""Per-character voting over aligned reads beats picking the most frequent whole string."""
+
+import random
+
+import pytest
+
+from dashpipe.config import PlateSettings
+from dashpipe.plates.text import ALNUM
+from dashpipe.plates.vote import most_frequent, vote
+from dashpipe.types import CropQuality
+
+from .conftest import read
+
+CFG = PlateSettings(min_confidence=0.0)
+
+
+def test_one_error_per_read_everywhere_different() -> None:
+    reads = [read(t) for t in ("7A8C123", "7ABC128", "ZABC123", "7ABC1Z3", "7ABCI23")]
+    assert most_frequent(reads) != "7ABC123"  # no two strings agree: the baseline picks a wrong one
+    got = vote(reads, CFG)
+    assert got.text == "7ABC123"
+    assert 0.5 < got.confidence < 1.0
+    assert got.histogram == {"7A8C123": 1, "7ABC128": 1, "ZABC123": 1, "7ABC1Z3": 1, "7ABCI23": 1}
+
+
+def test_dropped_and_extra_characters_do_not_shift_the_vote() -> None:
+    reads = [read(t) for t in ("ABC1234", "ABC234", "ABC12345", "AB1234", "XABC1234")]
+    assert vote(reads, CFG).text == "ABC1234"
+
+
+def test_character_confidence_decides_a_split_position() -> None:
+    sure = read("ABC1234", char_conf=(0.9, 0.95, 0.9, 0.9, 0.9, 0.9, 0.9))
+    unsure = [read("A8C1234", char_conf=(0.9, 0.3, 0.9, 0.9, 0.9, 0.9, 0.9)) for _ in range(2)]
+    assert most_frequent([sure, *unsure]) == "A8C1234"
+    assert vote([sure, *unsure], CFG).text == "ABC1234"
+
+
+def test_better_crops_weigh_more() -> None:
+    big = CropQuality(sharpness=1500.0, height_px=80.0, brightness=128.0, contrast=60.0)
+    small = CropQuality(sharpness=20.0, height_px=12.0, brightness=40.0, contrast=10.0)
+    for reads in (
+        [read("KTE268", quality=big), read("KTE26B", quality=small)],
+        [read("KTE26B", quality=small), read("KTE268", quality=big)],
+    ):
+        got = vote(reads, CFG)
+        assert got.text == "KTE268"  # same confidence: the better crop decides, whatever the order
+        assert got.best.quality == big
+
+
+def test_best_read_agrees_with_the_winner_and_has_the_best_crop() -> None:
+    fine = CropQuality(sharpness=900.0, height_px=70.0, brightness=120.0, contrast=50.0)
+    finest_but_wrong = CropQuality(sharpness=2000.0, height_px=90.0, brightness=128.0, contrast=70.0)
+    reads = [
+        read("ABC123", t=0.0),
+        read("ABC123", t=0.3, quality=fine),
+        read("XYZ999", t=0.6, quality=finest_but_wrong),
+    ]
+    got = vote(reads, CFG)
+    assert got.text == "ABC123"
+    assert got.best.t_s == 0.3
+
+
+def test_low_confidence_reads_do_not_vote() -> None:
+    cfg = PlateSettings(min_confidence=0.5)
+    reads = [read("ABC123", 0.9), read("XBC12", 0.2), read("XBC12", 0.2), read("XBC12", 0.2)]
+    got = vote(reads, cfg)
+    assert got.text == "ABC123"
+    assert got.votes == 1
+    assert got.histogram["XBC12"] == 3  # still counted in the histogram
+    none = vote([read("XBC12", 0.2)], cfg)
+    assert none.text == "" and none.confidence == 0.0
+
+
+def test_voted_text_is_fitted_to_the_formats() -> None:
+    cfg = PlateSettings(min_confidence=0.0, formats=("^[A-Z]{3}[0-9]{3}$",))
+    reads = [read("A8C123", char_conf=(0.9, 0.5, 0.9, 0.9, 0.9, 0.9)) for _ in range(3)]
+    assert vote(reads, cfg).text == "ABC123"
+
+
+def test_single_read_keeps_its_confidence() -> None:
+    got = vote([read("ABC123", 0.8)], CFG)
+    assert got.text == "ABC123"
+    assert got.confidence == pytest.approx(0.8)
+
+
+def test_vote_needs_reads() -> None:
+    with pytest.raises(ValueError):
+        vote([], CFG)
+
+
+def test_on_random_noise_voting_wins_more_often_than_the_most_frequent_string() -> None:
+    rng = random.Random(7)
+
+    def noisy(truth: str) -> str:
+        chars = list(truth)
+        for _ in range(rng.choice((0, 1, 1, 2))):
+            kind, i = rng.random(), rng.randrange(len(chars))
+            if kind < 0.6:
+                chars[i] = rng.choice(ALNUM)
+            elif kind < 0.8 and len(chars) > 4:
+                del chars[i]
+            else:
+                chars.insert(i, rng.choice(ALNUM))
+        return "".join(chars)
+
+    voted = frequent = 0
+    for _ in range(200):
+        truth = "".join(rng.choice(ALNUM) for _ in range(7))
+        reads = [read(noisy(truth)) for _ in range(5)]
+        voted += vote(reads, CFG).text == truth
+        frequent += most_frequent(reads) == truth
+    assert voted > frequent + 20

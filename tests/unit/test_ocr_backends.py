@@ -1,0 +1,165 @@
+"""The plate readers: RapidOCR on real and rendered crops; EasyOCR's wiring with constructed weights."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import importlib.util
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from dashpipe.config import EasyOcrConfig, RapidOcrConfig
+from dashpipe.models.base import BackendUnavailable, PlateReader
+from dashpipe.models.rapidocr import RapidOcrReader, ctc_decode
+from dashpipe.plates.text import ALNUM
+from dashpipe.types import OcrResult
+
+REPO = Path(__file__).resolve().parents[2]
+CROPS = REPO.parent / "shared" / "data" / "plates" / "openalpr-us-crops"
+# A few plates of different states, layouts and colours (state name above, slogan below).
+REAL = ["ak1165.png", "al1181.png", "az102.png", "co1018.png", "ct233.png", "dc1008.png", "ga1484.png", "hi103.png"]
+
+
+def rendered_plate(text: str) -> np.ndarray:
+    """A plate-like crop: state name above, the number in the largest letters, a slogan below."""
+    img = np.full((160, 320, 3), (225, 235, 240), np.uint8)
+    cv2.rectangle(img, (4, 4), (315, 155), (60, 60, 60), 3)
+    cv2.putText(img, "CALIFORNIA", (95, 32), cv2.FONT_HERSHEY_DUPLEX, 0.8, (40, 40, 170), 1, cv2.LINE_AA)
+    cv2.putText(img, text, (22, 108), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (90, 40, 20), 5, cv2.LINE_AA)
+    cv2.putText(img, "dmv.ca.gov", (110, 145), cv2.FONT_HERSHEY_PLAIN, 1.1, (40, 40, 170), 1, cv2.LINE_AA)
+    return img
+
+
+@pytest.fixture(scope="module")
+def reader() -> RapidOcrReader:
+    return RapidOcrReader(RapidOcrConfig())
+
+
+def test_reader_follows_the_protocol(reader: RapidOcrReader) -> None:
+    assert isinstance(reader, PlateReader)
+    assert reader.read([]) == []
+
+
+def test_rendered_plate_reads_the_number_not_the_state_or_slogan(reader: RapidOcrReader) -> None:
+    crops = [rendered_plate("7ABC123"), rendered_plate("KTE 268")]
+    got = reader.read(crops)
+    assert [r.text for r in got] == ["7ABC123", "KTE268"]
+    for r in got:
+        assert len(r.char_confidences) == len(r.text)
+        assert all(0.0 <= c <= 1.0 for c in r.char_confidences)
+        assert 0.5 < r.confidence <= 1.0
+
+
+def test_batch_keeps_order_and_handles_empty_grey_and_inverted_crops(reader: RapidOcrReader) -> None:
+    plate = rendered_plate("ABC1234")
+    crops = [
+        plate,
+        np.zeros((0, 0, 3), np.uint8),
+        cv2.cvtColor(plate, cv2.COLOR_BGR2GRAY),
+        255 - plate,  # light characters on a dark plate
+        np.full((40, 120, 3), 128, np.uint8),  # nothing written
+    ]
+    got = reader.read(crops)
+    assert len(got) == len(crops) and all(isinstance(r, OcrResult) for r in got)
+    assert [r.text for r in got[:4]] == ["ABC1234", "", "ABC1234", "ABC1234"]
+    assert got[1].confidence == 0.0 and len(got[4].text) <= 1
+
+
+def test_real_crops_read_exactly(reader: RapidOcrReader) -> None:
+    if not CROPS.exists():
+        pytest.skip(f"real data not found at {CROPS} (the shared data folder sits beside the repo)")
+    truth = {row[0]: row[2] for row in csv.reader((CROPS / "groundtruth.csv").open())}
+    crops = [cv2.imread(str(CROPS / "usimages" / name)) for name in REAL]
+    assert all(c is not None for c in crops)
+    got = [r.text for r in reader.read([c for c in crops if c is not None])]
+    assert got == [truth[name] for name in REAL]
+
+
+def test_missing_model_names_the_file_and_the_setting(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.onnx"
+    with pytest.raises(BackendUnavailable, match=r"nope\.onnx.*'ocr\.rec_model'"):
+        RapidOcrReader(RapidOcrConfig(rec_model=missing))
+
+
+def test_not_a_model_fails_at_load_naming_the_setting(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not onnx")
+    with pytest.raises(BackendUnavailable, match=r"'ocr\.rec_model'"):
+        RapidOcrReader(RapidOcrConfig(rec_model=bad)).read([rendered_plate("ABC123")])
+
+
+def test_ctc_decode_merges_repeats_and_splits_on_blank_and_separator() -> None:
+    steps = ["A", "A", "-", "A", "|", "B", "B", "|", "B", "1", "-"]  # '-' blank, '|' separator
+    probs = np.full((len(steps), len(ALNUM) + 2), 0.01, np.float32)
+    for t, s in enumerate(steps):
+        probs[t, 0 if s == "-" else len(ALNUM) + 1 if s == "|" else ALNUM.index(s) + 1] = 0.9
+    probs[1, ALNUM.index("A") + 1] = 0.95
+    got = ctc_decode(probs)
+    assert got.text == "AABB1"
+    assert got.confidences[0] == pytest.approx(0.95)
+    assert got.steps[0] == pytest.approx(0.5)
+
+
+# ---------------------------------------------------------------- EasyOCR
+
+needs_easyocr = pytest.mark.skipif(
+    importlib.util.find_spec("easyocr") is None or importlib.util.find_spec("torch") is None,
+    reason="easyocr and torch are not installed (gpu extra)",
+)
+
+
+@needs_easyocr
+def test_easyocr_missing_files_are_named_with_the_setting(tmp_path: Path) -> None:
+    from dashpipe.models.easyocr import EasyOcrReader
+
+    with pytest.raises(BackendUnavailable, match=r"craft_mlt_25k\.pth.*english_g2\.pth.*'ocr\.model_dir'"):
+        EasyOcrReader(EasyOcrConfig(model_dir=tmp_path, gpu=False))
+    with pytest.raises(BackendUnavailable, match=r"'ocr\.model_dir'"):
+        EasyOcrReader(EasyOcrConfig(model_dir=tmp_path / "absent", gpu=False))
+
+
+@needs_easyocr
+def test_easyocr_wiring_with_constructed_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random-init CRAFT and recogniser weights of the real architectures, registered under their
+    MD5 as EasyOCR checks it: the text read is garbage by construction; the wiring is what is tested."""
+    import easyocr
+    import torch
+    from easyocr.craft import CRAFT
+    from easyocr.model.vgg_model import Model
+
+    from dashpipe.models.easyocr import EasyOcrReader
+
+    torch.manual_seed(0)
+    det_path = tmp_path / easyocr.config.detection_models["craft"]["filename"]
+    torch.save(CRAFT().state_dict(), det_path)
+    rec_info = easyocr.config.recognition_models["gen2"]["english_g2"]
+    rec = Model(num_class=len(rec_info["characters"]) + 1, input_channel=1, output_channel=256, hidden_size=256)
+    rec_path = tmp_path / rec_info["filename"]
+    torch.save({f"module.{k}": v for k, v in rec.state_dict().items()}, rec_path)  # saved as DataParallel
+    md5 = {p: hashlib.md5(p.read_bytes()).hexdigest() for p in (det_path, rec_path)}
+    monkeypatch.setitem(easyocr.config.detection_models["craft"], "md5sum", md5[det_path])
+    monkeypatch.setitem(rec_info, "md5sum", md5[rec_path])
+
+    reader = EasyOcrReader(EasyOcrConfig(model_dir=tmp_path, gpu=False))
+    assert isinstance(reader, PlateReader)
+    crops = [rendered_plate("ABC123"), np.full((30, 90, 3), 200, np.uint8), np.zeros((0, 0, 3), np.uint8)]
+    got = reader.read(crops)
+    assert len(got) == 3 and all(isinstance(r, OcrResult) for r in got)
+    assert all(isinstance(r.text, str) and set(r.text) <= set(ALNUM) for r in got)
+    assert all(0.0 <= r.confidence <= 1.0 for r in got)
+    assert got[2].text == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([det_path.name, rec_path.name])  # nothing fetched
+
+
+@needs_easyocr
+def test_easyocr_checksum_mismatch_is_reported(tmp_path: Path) -> None:
+    from dashpipe.models.easyocr import EasyOcrReader
+
+    for name in ("craft_mlt_25k.pth", "english_g2.pth"):
+        (tmp_path / name).write_bytes(b"not the real weights")
+    reader = EasyOcrReader(EasyOcrConfig(model_dir=tmp_path, gpu=False))
+    with pytest.raises(BackendUnavailable, match=r"MD5 mismatch.*'ocr\.model_dir'"):
+        reader.read([rendered_plate("ABC123")])
