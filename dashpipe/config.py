@@ -86,7 +86,12 @@ ProposerConfig = Annotated[CpuProposerConfig | TfliteProposerConfig, Field(discr
 
 class CpuDetectorConfig(Section):
     type: Literal["cpu"] = "cpu"
-    margin: float = Field(0.6, ge=0.0, le=3.0, description="Search margin around a proposal, in box sizes.")
+    margin: float = Field(
+        1.2,
+        ge=0.0,
+        le=3.0,
+        description="Search margin around a proposal, in box sizes (wide enough for a second word).",
+    )
 
 
 class YoloDetectorConfig(Section):
@@ -252,6 +257,9 @@ class CelerySettings(Section):
     max_retries: int = Field(5, ge=0, description="Retries of a task after a transient fault.")
 
 
+_DEFAULT_TYPES = {"proposer": "cpu", "detector": "cpu", "ocr": "rapidocr"}
+
+
 class Settings(BaseSettings):
     """Everything a dashpipe process needs to know, from YAML and ``DASHPIPE_*`` variables."""
 
@@ -270,6 +278,17 @@ class Settings(BaseSettings):
     watchlist: tuple[WatchlistEntry, ...] = Field((), description="Known plates that raise an alert.")
     gps: GpsSettings = Field(default_factory=GpsSettings, description="GPS and time alignment.")
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings, description="Archive output.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_backend_types(cls, data: Any) -> Any:
+        """``DASHPIPE_DETECTOR__MARGIN=1`` alone tunes the default backend: its ``type`` is implied."""
+        if isinstance(data, dict):
+            for key, default in _DEFAULT_TYPES.items():
+                section = data.get(key)
+                if isinstance(section, dict) and "type" not in section:
+                    data = {**data, key: {"type": default, **section}}
+        return data
 
     @classmethod
     def settings_customise_sources(

@@ -170,6 +170,7 @@ class PlateRead(Frozen):
     char_confidences: tuple[float, ...] = ()
     quality: CropQuality
     enhanced: bool = False  # the crop was enhanced (night/blur) before OCR
+    clipped: bool = False  # the plate touched the frame's edge: its text may be cut short
     vehicle: Region | None = None
 
 

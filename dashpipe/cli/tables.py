@@ -13,12 +13,19 @@ from sqlalchemy.orm import Session
 from dashpipe.config import Settings
 
 
+def _console() -> Console:
+    """A terminal's own width; piped or redirected output is not cut at 80 columns."""
+    import sys
+
+    return Console() if sys.stdout.isatty() else Console(width=220)
+
+
 def _fmt(value: float | None, digits: int = 5) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
 def print_plates(entries: list[dict[str, Any]]) -> None:
-    console = Console()
+    console = _console()
     for e in entries:
         if e["status"] != "done":
             console.print(f"[red]FAILED[/red] {e['source']}: {e['error']}")
@@ -47,7 +54,7 @@ def print_status(settings: Settings, video_id: str | None, limit: int) -> None:
     from dashpipe.db import SightingRow, VideoRow, connect
 
     engine = connect(settings.database_url)
-    console = Console()
+    console = _console()
     with Session(engine) as session:
         if video_id:
             rows = session.scalars(select(SightingRow).where(SightingRow.video_id == video_id)).all()
@@ -92,4 +99,4 @@ def print_search(settings: Settings, pattern: str, distance: int) -> None:
                 table.add_row(
                     r.plate, f"{r.confidence:.2f}", when, _fmt(r.lat), _fmt(r.lon), r.video_id, r.best_crop or "-"
                 )
-    Console().print(table)
+    _console().print(table)

@@ -33,6 +33,9 @@ PLATE_SIDE = 0.02
 # The row finder can miss an end glyph (one touching the plate's frame or standing a little apart):
 # a glyph's width more on each side keeps it in the crop; the reader finds the row inside it.
 GLYPH_SIDE = 0.8
+# Around a known plate a row may bridge wider gaps than when searching a whole frame: separators
+# ("AB-123-CD", "AB12 CDE") are about a glyph wide.
+DETECTOR_REACH = 1.8
 
 
 def _join_collinear(rows: GlyphRows, best: int) -> tuple[float, float, float, float, float]:
@@ -91,7 +94,7 @@ def refine_plate(gray: np.ndarray, hint: BBox, margin: float) -> Region | None:
     scaled = cv2.resize(crop, None, fx=s, fy=s, interpolation=interp) if abs(s - 1.0) > 0.05 else crop
     sy = scaled.shape[0] / crop.shape[0]
     sx = scaled.shape[1] / crop.shape[1]
-    rows = find_glyph_rows(scaled, MAX_FILL)
+    rows = find_glyph_rows(scaled, MAX_FILL, DETECTOR_REACH)
     rows = rows.take(np.flatnonzero(rows.score >= MIN_SCORE))
     if len(rows.x1) == 0:
         return None

@@ -23,6 +23,7 @@ GLYPH_MAX_PX = 26  # tallest; levels overlap so thin strokes are met before pyrD
 LOCAL_PX = 9  # Bernsen window: wider than a stroke at every level
 MIN_CONTRAST = 16  # grey levels between a glyph and its ground
 NMS_IOU = 0.4
+LINK_REACH = 1.2  # glyph heights: the widest gap between two glyphs of one row
 END_GAP = 0.8  # glyph heights: an end glyph farther than this from its neighbour is not part of the row
 
 # Each score term saturates where a clear plate sits: 7 glyphs, a mean horizontal gradient of
@@ -110,10 +111,12 @@ def glyph_boxes(mask: np.ndarray, max_fill: float = 0.95) -> np.ndarray:
     return np.asarray(s[ok, :4], dtype=np.float32)
 
 
-def _neighbour_pairs(x: np.ndarray, y: np.ndarray, w: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _neighbour_pairs(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray, h: np.ndarray, reach_h: float = LINK_REACH
+) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (a, b) of glyphs (sorted by x) that could stand next to each other in one row."""
     n = len(x)
-    reach = x + w + 1.2 * h  # the next glyph starts within about one glyph height
+    reach = x + w + reach_h * h  # the next glyph starts within about one glyph height
     end = np.searchsorted(x, reach, side="right")
     cnt = np.maximum(end - np.arange(n) - 1, 0)
     total = int(cnt.sum())
@@ -162,13 +165,13 @@ def _inner_glyphs(lab: np.ndarray, x: np.ndarray, w: np.ndarray, h: np.ndarray, 
     return keep & (np.repeat(counts, k) >= min_glyphs)
 
 
-def link_rows(glyphs: np.ndarray, min_glyphs: int = 3) -> GlyphRows:
+def link_rows(glyphs: np.ndarray, min_glyphs: int = 3, reach_h: float = LINK_REACH) -> GlyphRows:
     """Join glyphs of one height standing side by side into rows (``score_rows`` scores them)."""
     if len(glyphs) < min_glyphs:
         return GlyphRows.empty()
     glyphs = glyphs[np.argsort(glyphs[:, 0], kind="stable")].astype(np.float64)
     x, y, w, h = glyphs.T
-    a, b = _neighbour_pairs(x, y, w, h)
+    a, b = _neighbour_pairs(x, y, w, h, reach_h)
     lab = _components(len(x), a, b)
     members = np.bincount(lab, minlength=len(x))[lab] >= min_glyphs
     if not members.any():
@@ -230,12 +233,15 @@ def score_rows(gray: np.ndarray, rows: GlyphRows) -> GlyphRows:
     return rows._replace(score=score)
 
 
-def find_glyph_rows(gray: np.ndarray, max_fill: float = 0.95) -> GlyphRows:
-    """Scored glyph rows of every pyramid level, in ``gray``'s pixels."""
+def find_glyph_rows(gray: np.ndarray, max_fill: float = 0.95, reach_h: float = LINK_REACH) -> GlyphRows:
+    """Scored glyph rows of every pyramid level, in ``gray``'s pixels.
+
+    ``reach_h`` is the widest gap, in glyph heights, still bridged inside a row.
+    """
     parts: list[GlyphRows] = []
     level, scale, index = gray, 1.0, 0
     while min(level.shape[:2]) >= GLYPH_MAX_PX + 8:
-        found = [link_rows(glyph_boxes(cut_lines(mask), max_fill)) for mask in binarise(level)]
+        found = [link_rows(glyph_boxes(cut_lines(mask), max_fill), reach_h=reach_h) for mask in binarise(level)]
         rows = score_rows(level, GlyphRows.concat(found))
         parts.append(rows.scaled(scale)._replace(level=np.full(len(rows.x1), float(index))))
         level = cv2.pyrDown(level)

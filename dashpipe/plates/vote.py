@@ -177,6 +177,9 @@ def vote(
     histogram = dict(Counter(t for t in texts if t))
     # Reads shorter than a plate saw part of it (a cut-off crop): they would vote every other slot empty.
     voters = [(r, t) for r, t in zip(reads, texts) if len(t) >= cfg.min_chars and r.confidence >= cfg.min_confidence]
+    # A plate half out of the frame is read short; whole views outvote it whenever there are any.
+    if any(not r.clipped for r, _ in voters):
+        voters = [(r, t) for r, t in voters if not r.clipped]
     if not voters:
         best = max(reads, key=lambda r: (r.quality.score, r.confidence))
         return VoteResult(text="", confidence=0.0, histogram=histogram, best=best)

@@ -27,6 +27,7 @@ from dashpipe.plates.vote import vote
 from dashpipe.plates.watchlist import match_watchlist
 from dashpipe.types import (
     Alert,
+    BBox,
     HeavyResult,
     PlateRead,
     PlateSighting,
@@ -52,6 +53,13 @@ def _vehicle_for(plate: Region, vehicles: Sequence[Region]) -> Region | None:
     return min(holding, key=lambda v: v.box.area) if holding else None
 
 
+EDGE_PX = 3
+
+
+def _at_edge(box: BBox, width: int, height: int) -> bool:
+    return box.x1 <= EDGE_PX or box.y1 <= EDGE_PX or box.x2 >= width - EDGE_PX or box.y2 >= height - EDGE_PX
+
+
 def read_frame(
     image: np.ndarray,
     frame: SelectedFrame,
@@ -73,6 +81,7 @@ def read_frame(
     results = reader.read(to_read)
     reads: list[PlateRead] = []
     jpegs: dict[PlateRead, bytes] = {}
+    height, width = image.shape[:2]
     for plate, crop, res in zip(plates, to_read, results):
         if not res.text:
             continue
@@ -86,6 +95,7 @@ def read_frame(
             quality=crop_quality(crop),
             enhanced=flagged,
             vehicle=_vehicle_for(plate, vehicles),
+            clipped=_at_edge(plate.box, width, height),
         )
         reads.append(read)
         ok, jpg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, CROP_JPEG_QUALITY])
@@ -169,8 +179,8 @@ def sightings_from_reads(
     # kept out, they cannot pull a real plate's track off course.
     plausible = [r for r in reads if len(r.text) >= MIN_READ_CHARS]
     for track in build_tracks(plausible, cfg, cfg.fold):
-        if len(track) < cfg.min_reads:
-            continue
+        if len(track) < cfg.min_reads or all(r.clipped for r in track):
+            continue  # too few reads, or only ever seen cut by the frame's edge
         voted = vote(track, cfg, cfg.fold)
         if not voted.text or voted.confidence < cfg.min_confidence or not is_plausible(voted.text, cfg):
             continue

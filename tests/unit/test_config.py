@@ -79,3 +79,9 @@ def test_shipped_config_documents_every_key_and_loads(monkeypatch):
 def test_overlays_validate(overlay):
     s = load_settings(REPO / "configs" / "dashpipe.yaml", REPO / "configs" / overlay)
     assert s.celery.broker_url.startswith("redis://")
+
+
+def test_env_tunes_the_default_backend_without_naming_its_type(monkeypatch):
+    monkeypatch.setenv("DASHPIPE_DETECTOR__MARGIN", "1.5")
+    s = load_settings()
+    assert s.detector.type == "cpu" and s.detector.margin == 1.5
