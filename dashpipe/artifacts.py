@@ -38,9 +38,15 @@ def _undelta(deltas: list[int]) -> list[int]:
     return out
 
 
+def region_unit(frame_width: int) -> int:
+    """Pixels per stored box unit: about 1000 units across, finer than any proposer looks."""
+    return max(1, round(frame_width / 1000))
+
+
 def encode_preprocess(result: PreprocessResult) -> bytes:
     """Columns, not objects: indices and times as deltas, pixels and metrics as integers."""
     sel = result.selected
+    unit = region_unit(result.info.width)
     flags = {str(i): "".join(_FLAGS[r] for r in f.flags if r in _FLAGS) for i, f in enumerate(sel) if f.flags}
     reg_frame: list[int] = []
     labels: list[str] = []
@@ -53,8 +59,9 @@ def encode_preprocess(result: PreprocessResult) -> bytes:
                 kinds[str(len(labels))] = r.kind
             reg_frame.append(pos)
             labels.append(_LABELS[r.label])
-            x1, y1, x2, y2 = r.box.as_int()
-            boxes.extend((x1, y1, x2 - x1, y2 - y1))
+            b = r.box.scale(1.0 / unit)
+            x1, y1 = round(b.x1), round(b.y1)
+            boxes.extend((x1, y1, max(1, round(b.x2) - x1), max(1, round(b.y2) - y1)))
             scores.append(round(r.score * 100))
     doc: dict[str, Any] = {
         "format": FORMAT_VERSION,
@@ -76,6 +83,7 @@ def encode_preprocess(result: PreprocessResult) -> bytes:
         "regions": {
             "frame": _deltas(reg_frame),
             "label": "".join(labels),
+            "unit": unit,
             "xywh": boxes,
             "score": scores,
             "kind": kinds,
@@ -90,9 +98,9 @@ def decode_preprocess(data: bytes) -> PreprocessResult:
         raise ValueError(f"preprocess JSON format {doc.get('format')!r}, expected {FORMAT_VERSION}")
     fr, rg = doc["frames"], doc["regions"]
     per_frame: dict[int, list[Region]] = {}
-    xywh = rg["xywh"]
+    xywh, unit = rg["xywh"], rg["unit"]
     for n, (pos, label) in enumerate(zip(_undelta(rg["frame"]), rg["label"])):
-        x, y, w, h = xywh[4 * n : 4 * n + 4]
+        x, y, w, h = (v * unit for v in xywh[4 * n : 4 * n + 4])
         per_frame.setdefault(pos, []).append(
             Region(
                 label=_LABELS_BACK[label],

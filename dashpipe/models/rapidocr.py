@@ -34,7 +34,7 @@ MAX_WIDTH = INPUT_HEIGHT * 16  # wider inputs are squeezed: a plate row is never
 BATCH = 8
 BAND_MARGIN = 0.15  # of the row height, above and below the number row
 PAD_LIMIT = 32  # most padding, in input pixels, a row gets to share a batch
-RETRY_BELOW = 0.75  # a read with a character less sure than this is read again ...
+RETRY_BELOW = 0.75  # a read with a character less sure than this (or one dropped) is read again ...
 RETRY_MARGINS = (0.05, 0.3)  # ... with these row margins, and the most confident read is kept
 BLANK, SEPARATOR = 0, len(ALNUM) + 1  # group ids; letters and digits are 1..36
 
@@ -198,21 +198,21 @@ class RapidOcrReader:
         session, groups = self._load()
         images = {i: _bgr(c) for i, c in enumerate(crops) if c.size}
         bands = {i: find_band(im) for i, im in images.items()}
-        results: dict[int, OcrResult] = self._read_lines(
+        results = self._read_lines(
             session, groups, {i: _line_of(im, bands[i], BAND_MARGIN) for i, im in images.items()}
         )
         # Unsure reads get a second look with the row cut tighter and looser: a slogan touching the
         # row or a character's top cut off is what usually makes the reader hesitate.
-        retry = [i for i, r in results.items() if bands[i] is not None and _doubtful(r)]
+        retry = [i for i, r in results.items() if bands[i] is not None and r.doubtful]
         for margin in RETRY_MARGINS if retry else ():
             again = self._read_lines(session, groups, {i: _line_of(images[i], bands[i], margin) for i in retry})
             for i, r in again.items():
-                if r.confidence > results[i].confidence:
+                if _support(r.result) > _support(results[i].result):
                     results[i] = r
         empty = OcrResult(text="", confidence=0.0)
-        return [results.get(i, empty) for i in range(len(crops))]
+        return [results[i].result if i in results else empty for i in range(len(crops))]
 
-    def _read_lines(self, session: Any, groups: Grouping, lines: dict[int, _Line]) -> dict[int, OcrResult]:
+    def _read_lines(self, session: Any, groups: Grouping, lines: dict[int, _Line]) -> dict[int, _Read]:
         """Rows of similar width share a batch; the narrower ones are padded on the right by at most
         PAD_LIMIT pixels (a little grey after the text does not change what is read)."""
         input_name = session.get_inputs()[0].name
@@ -223,7 +223,7 @@ class RapidOcrReader:
                 chunks[-1].append(i)
             else:
                 chunks.append([i])
-        results: dict[int, OcrResult] = {}
+        results: dict[int, _Read] = {}
         for chunk in chunks:
             batch = np.zeros((len(chunk), 3, INPUT_HEIGHT, max(widths[i] for i in chunk)), dtype=np.float32)
             for row, i in enumerate(chunk):
@@ -235,22 +235,57 @@ class RapidOcrReader:
         return results
 
 
-def _doubtful(result: OcrResult) -> bool:
-    return not result.text or min(result.char_confidences, default=0.0) < RETRY_BELOW
+def _support(result: OcrResult) -> float:
+    """How much a read's characters are worth: each counts by how far its confidence is above a coin
+    flip, so a read does not win a comparison by dropping its one unsure (but real) character."""
+    return sum(c - 0.5 for c in result.char_confidences)
 
 
-def _result(decoded: _Decoded, line: _Line, width: int) -> OcrResult:
+@dataclass(frozen=True, slots=True)
+class _Read:
+    result: OcrResult
+    doubtful: bool  # worth reading again with other row margins
+
+
+OTHER_GROUND = 40.0  # Lab chroma distance between an edge character's ground and the plate's
+
+
+def _on_other_ground(row: np.ndarray, x: float, glyph_h: float) -> bool:
+    """Does the character at ``x`` stand on a ground of another colour than the plate's?
+
+    The EU country band (blue, beside white or yellow plates) and coloured emblems carry letters of
+    their own ("NL", "D", a state's initials) that a reader puts in front of the number.
+    """
+    if row.ndim != 3 or row.shape[1] < 4:
+        return False
+    ab = cv2.cvtColor(row, cv2.COLOR_BGR2LAB)[:, :, 1:].astype(np.float32)
+    half = max(1, int(round(0.3 * glyph_h)))
+    lo, hi = max(0, int(x) - half), min(row.shape[1], int(x) + half + 1)
+    if hi <= lo:
+        return False
+    here = np.median(ab[:, lo:hi].reshape(-1, 2), axis=0)
+    plate = np.median(ab.reshape(-1, 2), axis=0)
+    return float(np.linalg.norm(here - plate)) > OTHER_GROUND
+
+
+def _result(decoded: _Decoded, line: _Line, width: int) -> _Read:
+    """The read with characters foreign to the number row dropped. It is doubtful when the network was
+    unsure of a character or when one was dropped: a dropped character may have been a real one."""
     chars, confs = list(decoded.text), list(decoded.confidences)
     if line.band is not None and chars:
         px = line.crop_width / width  # crop pixels per input pixel (the row spans the crop's width)
         last = len(chars) - 1
+        xs = [(step + 0.5) * STEP_PX * px for step in decoded.steps]
         keep = [
             k
-            for k, (step, conf) in enumerate(zip(decoded.steps, confs))
-            if not is_foreign_char(line.band, (step + 0.5) * STEP_PX * px, conf, k in (0, last))
+            for k, (x, conf) in enumerate(zip(xs, confs))
+            if not is_foreign_char(line.band, x, conf, k in (0, last))
+            and not (k in (0, last) and _on_other_ground(line.image, x, line.band.height))
         ]
         chars = [chars[k] for k in keep]
         confs = [confs[k] for k in keep]
+    doubtful = len(chars) < len(decoded.text) or min(decoded.confidences, default=0.0) < RETRY_BELOW
     if not chars:
-        return OcrResult(text="", confidence=0.0)
-    return OcrResult(text="".join(chars), confidence=float(np.mean(confs)), char_confidences=tuple(confs))
+        return _Read(OcrResult(text="", confidence=0.0), doubtful=True)
+    result = OcrResult(text="".join(chars), confidence=float(np.mean(confs)), char_confidences=tuple(confs))
+    return _Read(result, doubtful)

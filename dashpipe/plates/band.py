@@ -146,7 +146,9 @@ def is_foreign_char(band: TextBand, x_centre: float, confidence: float, at_edge:
         and b[3] >= NOISE_BLOB * h
         and b[2] < 0.5 * band.crop_width  # not the plate's frame
     ]
-    if cover and all(b[3] < SMALL_CHAR * h for b in cover):
+    # A character glued to the frame is hidden inside the frame's blob, leaving only its small
+    # neighbours as evidence; there the small-characters rule would drop a real character.
+    if cover and all(b[3] < SMALL_CHAR * h for b in cover) and not _in_frame(band, x_centre, half):
         return True  # stacked or small characters beside the number
     beyond = x_centre < band.x1 - OUTSIDE_MARGIN * h or x_centre > band.x2 + OUTSIDE_MARGIN * h
     if at_edge and beyond and confidence < OUTSIDE_MAX_CONFIDENCE:
@@ -157,3 +159,15 @@ def is_foreign_char(band: TextBand, x_centre: float, confidence: float, at_edge:
         return False
     main = max(cover, key=lambda b: min(b[1] + b[3], band.y2) - max(b[1], band.y1))
     return main[3] > TALL_BLOB * h
+
+
+def _in_frame(band: TextBand, x_centre: float, half: float) -> bool:
+    """True when a frame-wide blob (half the crop or wider) spans the row's height at ``x_centre``."""
+    return any(
+        b[2] >= 0.5 * band.crop_width
+        and b[0] <= x_centre + half
+        and b[0] + b[2] >= x_centre - half
+        and b[1] <= band.y1
+        and b[1] + b[3] >= band.y2
+        for b in band.blobs
+    )

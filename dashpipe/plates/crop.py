@@ -12,9 +12,12 @@ MAX_DESKEW_DEG = 15.0  # a larger angle is more likely a wrong fit than a tilted
 MIN_DESKEW_DEG = 1.5  # below this a rotation costs more sharpness than it gains
 
 
-def extract_crop(frame: np.ndarray, box: BBox, margin: float = DEFAULT_MARGIN) -> np.ndarray:
+def extract_crop(frame: np.ndarray, box: BBox, margin: float = DEFAULT_MARGIN, level: bool = True) -> np.ndarray:
     """The box grown by ``margin`` (share of its size per side), clipped at the frame edges.
 
+    With ``level`` a tilted plate is rotated level (``deskew``): the recogniser reads a level row
+    much better. Corners come from the crop's own edges, not from the frame around it, whose
+    clutter would reach the end characters.
     Returns a copy (the frame buffer may be reused by the decoder); an empty array when the box
     lies outside the frame.
     """
@@ -22,7 +25,8 @@ def extract_crop(frame: np.ndarray, box: BBox, margin: float = DEFAULT_MARGIN) -
     x1, y1, x2, y2 = box.expand(margin).clip(w, h).as_int()
     if x2 <= x1 or y2 <= y1:
         return np.zeros((0, 0, *frame.shape[2:]), dtype=frame.dtype)
-    return np.ascontiguousarray(frame[y1:y2, x1:x2])
+    crop = np.ascontiguousarray(frame[y1:y2, x1:x2])
+    return deskew(crop) if level else crop
 
 
 def _gray(crop: np.ndarray) -> np.ndarray:

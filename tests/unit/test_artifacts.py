@@ -36,7 +36,10 @@ def make(n_frames: int, regions_per_frame: int, kinds: bool = True) -> Preproces
 def test_round_trip_is_lossless_at_stored_precision():
     result = make(20, 3)
     back = decode_preprocess(encode_preprocess(result))
-    assert back.selected[5].regions == result.selected[5].regions
+    for got, want in zip(back.selected[5].regions, result.selected[5].regions, strict=True):
+        assert (got.label, got.score, got.kind) == (want.label, want.score, want.kind)
+        # boxes are stored in units of 2 px on a 1920-wide frame
+        assert max(abs(a - b) for a, b in zip(got.box.as_int(), want.box.as_int())) <= 2
     assert back.selected[0].flags == (RejectReason.dark,)
     assert back.selected[1].flags == ()
     assert abs(back.selected[3].pts_s - result.selected[3].pts_s) < 1e-3

@@ -163,3 +163,19 @@ def test_easyocr_checksum_mismatch_is_reported(tmp_path: Path) -> None:
     reader = EasyOcrReader(EasyOcrConfig(model_dir=tmp_path, gpu=False))
     with pytest.raises(BackendUnavailable, match=r"MD5 mismatch.*'ocr\.model_dir'"):
         reader.read([rendered_plate("ABC123")])
+
+
+def test_an_edge_character_on_a_band_of_another_colour_is_foreign():
+    """The EU country band: blue ground beside a white or yellow plate."""
+    import cv2
+    import numpy as np
+
+    from dashpipe.models.rapidocr import _on_other_ground
+
+    for plate_bgr in ((255, 255, 255), (40, 200, 250)):  # white, yellow
+        row = np.full((40, 300, 3), plate_bgr, np.uint8)
+        row[:, :30] = (160, 60, 10)  # blue band
+        cv2.putText(row, "AB123", (40, 32), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (0, 0, 0), 3)
+        assert _on_other_ground(row, 15, 30)
+        assert not _on_other_ground(row, 60, 30)
+        assert not _on_other_ground(row, 280, 30)

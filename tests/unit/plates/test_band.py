@@ -42,3 +42,15 @@ def test_stacked_marks_are_foreign_and_number_characters_are_not() -> None:
 def test_no_row_on_a_blank_or_tiny_crop() -> None:
     assert find_band(np.full((60, 200, 3), 200, np.uint8)) is None
     assert find_band(np.zeros((5, 5, 3), np.uint8)) is None
+
+
+def test_a_character_glued_to_the_frame_is_not_taken_for_a_small_mark() -> None:
+    img = np.full((120, 340, 3), 235, np.uint8)
+    cv2.putText(img, "AB", (40, 90), cv2.FONT_HERSHEY_SIMPLEX, 2.4, (20, 20, 20), 6, cv2.LINE_AA)
+    cv2.putText(img, "12", (220, 90), cv2.FONT_HERSHEY_SIMPLEX, 2.4, (20, 20, 20), 6, cv2.LINE_AA)
+    cv2.rectangle(img, (4, 4), (335, 115), (20, 20, 20), 5)  # the frame
+    cv2.rectangle(img, (160, 4), (190, 92), (20, 20, 20), -1)  # an "I" glued to the frame's top
+    cv2.rectangle(img, (195, 66), (199, 90), (20, 20, 20), -1)  # a short mark beside it
+    band = find_band(img)
+    assert band is not None
+    assert not is_foreign_char(band, 190.0, 0.7, at_edge=False)

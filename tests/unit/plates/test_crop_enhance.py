@@ -50,6 +50,20 @@ def test_deskew_levels_a_tilted_plate(angle: float) -> None:
     assert deskew(level) is level
 
 
+def test_extract_crop_levels_a_tilted_plate_unless_told_not_to() -> None:
+    frame = np.full((400, 600, 3), 90, np.uint8)
+    frame[150:310, 130:470] = cv2.copyMakeBorder(
+        plate("ABC 1234", 1.6), 40, 40, 20, 20, cv2.BORDER_CONSTANT, value=(235, 235, 235)
+    )
+    m = cv2.getRotationMatrix2D((300, 230), 6.0, 1.0)
+    tilted = cv2.warpAffine(frame, m, (600, 400), borderValue=(90, 90, 90))
+    box = BBox(x1=130, y1=150, x2=470, y2=310)
+    assert skew_angle(extract_crop(tilted, box, margin=0.0, level=False)) == pytest.approx(6.0, abs=1.5)
+    levelled = extract_crop(tilted, box, margin=0.0)
+    assert levelled.shape == extract_crop(tilted, box, margin=0.0, level=False).shape
+    assert abs(skew_angle(levelled)) < 1.5
+
+
 def test_gamma_lifts_only_dark_crops() -> None:
     assert gamma_for(30.0) < 0.6
     assert gamma_for(150.0) == 1.0
