@@ -7,6 +7,7 @@ Crops of every read are kept as JPEG bytes only until the best of each plate is 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,8 @@ from dashpipe.types import (
     Region,
     SelectedFrame,
 )
+
+log = logging.getLogger("dashpipe")
 
 CROP_JPEG_QUALITY = 92
 MIN_READ_CHARS = 3
@@ -151,6 +154,14 @@ def _alerts(text: str, sighting: PlateSighting, watchlist: Sequence[WatchlistEnt
     if hit is None:
         return []
     entry, kind = hit
+    log.warning(
+        "watchlist: %s matches %s (%s) at %.1f s, %s",
+        text,
+        entry.label or entry.plate,
+        kind,
+        sighting.first_seen_s,
+        f"{sighting.lat:.6f},{sighting.lon:.6f}" if sighting.lat is not None and sighting.lon is not None else "no GPS",
+    )
     return [
         Alert(
             plate=text,

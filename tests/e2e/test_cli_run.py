@@ -43,8 +43,20 @@ def run_result(sample_clip, tmp_path_factory):
     cwd = tmp_path_factory.mktemp("run")
     bad = cwd / "broken.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(20_000))
+    readable = [p["text"] for p in load_truth(sample_clip.truth)["plates"] if p["readable"]]
+    config = cwd / "watch.yaml"
+    config.write_text(f"watchlist:\n  - {{plate: '{readable[0][:-1]}?', label: wanted}}\n")
     proc = dashpipe(
-        "run", str(bad), str(sample_clip.video), "--gps", str(sample_clip.nmea), "--report", "out.json", cwd=cwd
+        "-c",
+        str(config),
+        "run",
+        str(bad),
+        str(sample_clip.video),
+        "--gps",
+        str(sample_clip.nmea),
+        "--report",
+        "out.json",
+        cwd=cwd,
     )
     return cwd, proc
 
@@ -81,6 +93,15 @@ def test_plates_match_the_truth_and_are_geotagged(run_result, sample_clip):
     assert score.max_location_error_m <= 15.0, score
     assert good["frames_selected"] <= 0.15 * good["frames_total"]
     assert good["started_at"] is not None
+
+
+def test_watchlist_hit_is_reported_and_logged(run_result, sample_clip):
+    cwd, proc = run_result
+    good = json.loads((cwd / "out.json").read_text())["videos"][1]
+    wanted = [p["text"] for p in load_truth(sample_clip.truth)["plates"] if p["readable"]][0]
+    assert [(a["plate"], a["matched"], a["kind"]) for a in good["alerts"]] == [(wanted, "wanted", "wildcard")]
+    assert f"watchlist: {wanted} matches wanted" in proc.stderr
+    assert "WATCHLIST" in proc.stdout
 
 
 def test_archive_database_and_search(run_result):
