@@ -98,7 +98,7 @@ def test_plates_match_the_truth_and_are_geotagged(run_result, sample_clip):
 def test_watchlist_hit_is_reported_and_logged(run_result, sample_clip):
     cwd, proc = run_result
     good = json.loads((cwd / "out.json").read_text())["videos"][1]
-    wanted = [p["text"] for p in load_truth(sample_clip.truth)["plates"] if p["readable"]][0]
+    wanted = next(p["text"] for p in load_truth(sample_clip.truth)["plates"] if p["readable"])
     assert [(a["plate"], a["matched"], a["kind"]) for a in good["alerts"]] == [(wanted, "wanted", "wildcard")]
     assert f"watchlist: {wanted} matches wanted" in proc.stderr
     assert "WATCHLIST" in proc.stdout
