@@ -10,9 +10,15 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from dashpipe.types import BBox
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -177,3 +183,21 @@ class Workers:
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def labelled_photos(n: int, start: int = 0) -> list[tuple[np.ndarray, BBox]]:
+    """``n`` real photos of openalpr-us spread over the set, each with its labelled plate box."""
+    import cv2
+
+    from dashpipe.types import BBox
+
+    plates = SHARED_DATA / "plates" / "openalpr-us"
+    if not plates.is_dir():
+        pytest.skip(f"real plate photos not found at {plates}")
+    out = []
+    for label in sorted(plates.glob("*.txt"))[start :: max(1, 222 // n)][:n]:
+        name, x, y, w, h = label.read_text(encoding="utf-8").split("\t")[:5]
+        image = cv2.imread(str(plates / name))
+        assert image is not None
+        out.append((image, BBox.from_xywh(float(x), float(y), float(w), float(h))))
+    return out

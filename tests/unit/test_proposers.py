@@ -24,21 +24,14 @@ from dashpipe.models.cpu_proposer import (
 from dashpipe.models.registry import build_proposer
 from dashpipe.models.tflite_proposer import TfliteProposer, prepare_input, read_labels, split_outputs
 from dashpipe.types import BBox
+from tests.conftest import labelled_photos
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 PLATES = DATA / "plates" / "openalpr-us"
 
 
 def _labelled(n: int) -> list[tuple[np.ndarray, BBox]]:
-    if not PLATES.is_dir():
-        pytest.skip(f"real plate photos not found at {PLATES}")
-    out = []
-    for label in sorted(PLATES.glob("*.txt"))[:: max(1, 222 // n)][:n]:
-        name, x, y, w, h = label.read_text(encoding="utf-8").split("\t")[:5]
-        image = cv2.imread(str(PLATES / name))
-        assert image is not None
-        out.append((image, BBox.from_xywh(float(x), float(y), float(w), float(h))))
-    return out
+    return labelled_photos(n, start=0)
 
 
 def _synthetic_plate(rng: np.random.Generator) -> tuple[np.ndarray, BBox]:
