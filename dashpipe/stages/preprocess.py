@@ -13,6 +13,7 @@ from __future__ import annotations
 import statistics
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import cv2
@@ -26,6 +27,7 @@ from dashpipe.video import LowFrame
 MOTION_GRID = (8, 6)  # blocks across, down: a small local change (one car moving) still counts
 MOTION_WIDTH = 96  # motion is measured on a tiny image where sensor noise has averaged away
 SHARPNESS_WINDOW = 60  # frames of history for the median sharpness
+MAX_PENDING = 4  # chosen frames (and their decoded pictures) waiting for proposals at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,16 @@ class Measured:
     bright_p99: float
     sharpness: float
     tiny: np.ndarray  # float32 MOTION_WIDTH-wide luma for the change measure
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A chosen frame waiting for its proposals (a rescued one is kept only if they hold a plate)."""
+
+    frame: LowFrame
+    quality: FrameQuality
+    flag: RejectReason | None
+    regions: Future[tuple[Region, ...]] | None
 
 
 @dataclass
@@ -88,6 +100,8 @@ class FrameSelector:
         self._slot_id: int | None = None
         self._last_kept: np.ndarray | None = None
         self._sharp_hist: deque[float] = deque(maxlen=SHARPNESS_WINDOW)
+        self._pending: deque[_Pending] = deque()
+        self._pool: ThreadPoolExecutor | None = None
 
     def add(self, frame: LowFrame) -> None:
         self.result.frames_seen += 1
@@ -103,6 +117,11 @@ class FrameSelector:
     def finish(self) -> Selection:
         if self._slot:
             self._close_slot()
+        while self._pending:
+            self._settle(self._pending.popleft())
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
         return self.result
 
     # -- internals
@@ -125,51 +144,64 @@ class FrameSelector:
         floor = self._sharp_floor()
         reasons = [self._reason(m, floor) for m in slot]
         good = [m for m, r in zip(slot, reasons) if r is None]
-        kept: Measured | None = None
-        flags: tuple[RejectReason, ...] = ()
-        regions: tuple[Region, ...] = ()
+        chosen: Measured | None = None
+        flag: RejectReason | None = None
         if good:
-            kept = max(good, key=lambda m: m.sharpness)
-            regions = self._propose(kept)
+            chosen = max(good, key=lambda m: m.sharpness)
         elif self.cfg.rescue_flagged and self.proposer is not None:
             flagged = [(m, r) for m, r in zip(slot, reasons) if r in (RejectReason.dark, RejectReason.blurry)]
             if flagged:
                 cand, reason = max(flagged, key=lambda mr: mr[0].sharpness)
                 if self._last_kept is None or change(cand.tiny, self._last_kept) >= self.cfg.static_threshold:
-                    found = self._propose(cand)
-                    if any(r.label == "plate" for r in found):
-                        kept, flags, regions = cand, (reason,), found
+                    chosen, flag = cand, reason
         for m, r in zip(slot, reasons):
-            if m is kept:
-                continue
-            self.result.rejected[(r or RejectReason.redundant).value] += 1
-        if kept is None:
+            if m is not chosen:
+                self.result.rejected[(r or RejectReason.redundant).value] += 1
+        if chosen is None:
             return
-        motion = 255.0 if self._last_kept is None else change(kept.tiny, self._last_kept)
-        self._last_kept = kept.tiny
+        motion = 255.0 if self._last_kept is None else change(chosen.tiny, self._last_kept)
+        if flag is None:
+            self._last_kept = chosen.tiny  # a rescued frame is not proof the scene moved on
         quality = FrameQuality(
-            brightness=round(kept.brightness, 1),
-            bright_p99=round(kept.bright_p99, 1),
-            sharpness=round(kept.sharpness, 1),
+            brightness=round(chosen.brightness, 1),
+            bright_p99=round(chosen.bright_p99, 1),
+            sharpness=round(chosen.sharpness, 1),
             motion=round(motion, 2),
         )
+        self._pending.append(_Pending(chosen.frame, quality, flag, self._propose_later(chosen.frame)))
+        while len(self._pending) > MAX_PENDING:
+            self._settle(self._pending.popleft())
+
+    def _propose_later(self, frame: LowFrame) -> Future[tuple[Region, ...]] | None:
+        """Proposals run on a worker thread: OpenCV and the colour conversion release the GIL, so they
+        overlap the decoder, which leaves part of the CPU idle while it waits on its own threads."""
+        if self.proposer is None:
+            return None
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="propose")
+        return self._pool.submit(self._propose, frame)
+
+    def _propose(self, frame: LowFrame) -> tuple[Region, ...]:
+        assert self.proposer is not None
+        image = frame.bgr(self.proposer.width)
+        return _scaled(self.proposer.propose(image), self.full_width / image.shape[1])
+
+    def _settle(self, p: _Pending) -> None:
+        regions = p.regions.result() if p.regions is not None else ()
+        if p.flag is not None and not any(r.label == "plate" for r in regions):
+            self.result.rejected[p.flag.value] += 1  # dark or blurry, and no plate to rescue
+            return
         self.result.selected.append(
             SelectedFrame(
-                index=kept.frame.index,
-                pts_s=round(kept.frame.pts_s, 4),
-                quality=quality,
-                flags=flags,
+                index=p.frame.index,
+                pts_s=round(p.frame.pts_s, 4),
+                quality=p.quality,
+                flags=(p.flag,) if p.flag is not None else (),
                 regions=regions,
             )
         )
         if self.cfg.thumbnails:
-            self.result.thumbnails[kept.frame.index] = kept.frame.bgr(160)
-
-    def _propose(self, m: Measured) -> tuple[Region, ...]:
-        if self.proposer is None:
-            return ()
-        image = m.frame.bgr(self.proposer.width)
-        return _scaled(self.proposer.propose(image), self.full_width / image.shape[1])
+            self.result.thumbnails[p.frame.index] = p.frame.bgr(160)
 
 
 def select_frames(
