@@ -432,6 +432,8 @@ _STYLES = (
     ),
 )
 _US_STATES = ("CALIFORNIA", "TEXAS", "NEVADA", "OREGON", "ARIZONA", "FLORIDA", "OHIO", "VERMONT")
+_SPACE_FRAC, _GAP_FRAC = 0.5, 0.13  # word space and letter gap, in character heights
+_STROKE_FRAC = 0.15  # stroke width, in character heights
 _PX_PER_M = 1100.0  # plate templates are drawn at this scale, then shrunk to their on-screen size
 
 
@@ -468,10 +470,7 @@ def _glyph(char: str, cap_px: int, thickness: int) -> np.ndarray:
     cv2.putText(canvas, char, (pad, baseline), cv2.FONT_HERSHEY_DUPLEX, scale, 255, thickness, cv2.LINE_AA)
     rows = canvas[baseline - cap_px - thickness // 2 : baseline + thickness // 2 + 1]
     xs = np.nonzero(rows.max(axis=0))[0]
-    glyph = rows[:, xs.min() : xs.max() + 1].astype(np.float32) / 255.0
-    if char == "0":  # narrower than the letter O, as on plate fonts, so it reads as a digit
-        glyph = cv2.resize(glyph, (round(glyph.shape[1] * 0.8), glyph.shape[0]), interpolation=cv2.INTER_AREA)
-    return glyph
+    return rows[:, xs.min() : xs.max() + 1].astype(np.float32) / 255.0
 
 
 def _text_alpha(text: str, cap_px: int, weight: float, max_width: int | None = None) -> np.ndarray:
@@ -482,7 +481,7 @@ def _text_alpha(text: str, cap_px: int, weight: float, max_width: int | None = N
     """
     thickness = max(1, round(cap_px * weight))
     glyphs = [None if c == " " else _glyph(c, cap_px, thickness) for c in text]
-    space, gap = round(0.5 * cap_px), round(0.13 * cap_px)
+    space, gap = round(_SPACE_FRAC * cap_px), round(_GAP_FRAC * cap_px)
     gaps = sum(space if g is None else gap for g in glyphs[1:])
     ink = sum(g.shape[1] for g in glyphs if g is not None)
     squeeze = 1.0 if max_width is None else min(1.0, (max_width - gaps) / ink)
@@ -527,7 +526,7 @@ def _plate_image(style: _PlateStyle, display: str, state: str | None) -> np.ndar
         label = _text_alpha(state, state_cap, 0.11, round(0.7 * w))
         _paint(img, label, (w - label.shape[1]) // 2, 3 * border, label.shape[1], state_cap, (40, 40, 170))
         top_space = state_cap + border
-    alpha = _text_alpha(display, cap, 0.15, avail_w)
+    alpha = _text_alpha(display, cap, _STROKE_FRAC, avail_w)
     x0 = left + margin + (avail_w - alpha.shape[1]) // 2
     y0 = top_space + (h - top_space - cap) // 2 + (border if state else 0)
     _paint(img, alpha, x0, y0, alpha.shape[1], cap, style.ink)
@@ -701,6 +700,12 @@ def _conflicts(d: np.ndarray, x: np.ndarray, length: float, others: list[tuple[n
 
 
 def _plan_traffic(duration: float, n_frames: int, ego: _Ego, segments: _Segments, rng: np.random.Generator) -> _Traffic:
+    """Who drives where: a queue leader (and often a neighbour) at the stop, often one vehicle still
+    being caught up with at the end, and one event every 4-6 s (overtaken, overtaking, lane changes).
+
+    A vehicle that would touch another is drawn again, then given a role without a lane change,
+    then left out.
+    """
     s_clip = ego.s[ego.first_clip_index : ego.first_clip_index + n_frames]
     n_events = max(2, round(duration / rng.uniform(4.0, 6.0)))
     plan: list[tuple[str, float]] = []  # (role, ego distance of the role's reference moment)
@@ -720,16 +725,16 @@ def _plan_traffic(duration: float, n_frames: int, ego: _Ego, segments: _Segments
     vehicles: list[_Vehicle] = []
     tracks: list[tuple[np.ndarray, np.ndarray, float]] = []
     for role, s_ref in plan:
+        plate = _new_plate(rng, used)
         for attempt in range(24):
             kind = _FALLBACK.get(role, role) if attempt >= 12 else role
-            veh = _random_vehicle(rng, kind, s_ref, _new_plate(rng, used), flow)
+            veh = _random_vehicle(rng, kind, s_ref, plate, flow)
             d = veh.distance(s_clip)
             x = veh.lateral(d)
             if not _conflicts(d, x, veh.body.length, tracks):
                 vehicles.append(veh)
                 tracks.append((d, x, veh.body.length))
                 break
-            used.discard(veh.plate.text)
             if role in roles:
                 s_ref += rng.uniform(-30, 30)
     if not vehicles:
@@ -777,35 +782,45 @@ def _coverage(dist: np.ndarray, half_width: float, texel: float) -> np.ndarray:
 def _ground_texture(
     noise: _WorldNoise, palette: dict[str, np.ndarray], x_half: float, dx: float, dz: float, rng: np.random.Generator
 ) -> np.ndarray:
-    """Road and verges in road coordinates: columns are lateral metres, rows metres ahead (periodic)."""
+    """Road and verges in road coordinates: columns are lateral metres, rows metres ahead (periodic).
+
+    Float32 single-channel fields combined per colour channel: this runs on millions of texels.
+    """
     cols = int(math.ceil(2 * x_half / dx))
     rows = max(2, round(_GROUND_PERIOD_M / dz))
     dz = _GROUND_PERIOD_M / rows
-    xs = (np.arange(cols) + 0.5) * dx - x_half
-    zs = (np.arange(rows) + 0.5) * dz
+    xs = ((np.arange(cols) + 0.5) * dx - x_half).astype(np.float32)
+    zs = ((np.arange(rows) + 0.5) * dz).astype(np.float32)
     ax = np.abs(xs)
-    road_edge, verge = 3 * _LANE_M / 2 + 1.0, 3 * _LANE_M / 2 + 2.0
-    is_road = _coverage(xs, road_edge, dx)[None, :, None]
-    is_gravel = (_coverage(xs, verge, dx) - _coverage(xs, road_edge, dx))[None, :, None]
+    road_edge, verge_edge = 3 * _LANE_M / 2 + 1.0, 3 * _LANE_M / 2 + 2.0
+    road = _coverage(xs, road_edge, dx)[None, :]
+    gravel = _coverage(xs, verge_edge, dx)[None, :] - road
+    grass = 1 - road - gravel
     big, mid = noise.sample(0, xs, zs), noise.sample(1, xs, zs)
-    small = noise.sample(2, xs, zs) if dx < 0.3 else np.zeros_like(big)
-    tiny = noise.sample(3, xs, zs) if dx < 0.08 else np.zeros_like(big)
-    fine = rng.standard_normal((rows, cols)).astype(np.float32) * float(min(1.0, math.sqrt(0.01 / dx)))
-    tracks = 1 - 0.07 * sum(np.exp(-(((xs - c) / 0.3) ** 2)) for c in (-4.25, -2.75, -0.75, 0.75, 2.75, 4.25))
-    asphalt = palette["asphalt"] * (1 + 0.05 * big + 0.05 * mid + 0.04 * small + 0.06 * fine)[..., None]
-    asphalt *= tracks[None, :, None]
-    dry = np.clip(0.5 + 0.6 * big, 0, 1)[..., None]
-    grass_base = palette["grass"] * (1 - dry) + palette["dry"] * dry
-    grass = grass_base * (1 + 0.16 * mid + 0.14 * small + 0.12 * tiny + 0.1 * fine)[..., None]
-    gravel = palette["gravel"] * (1 + 0.08 * mid + 0.12 * small + 0.1 * fine)[..., None]
-    out = grass * (1 - is_road - is_gravel) + gravel * is_gravel + asphalt * is_road
+    detail = 0.5 * noise.sample(2, xs, zs) if dx < 0.3 else np.float32(0)
+    if dx < 0.08:
+        detail = detail + 0.5 * noise.sample(3, xs, zs)
+    fine = rng.standard_normal((rows, cols), dtype=np.float32) * np.float32(min(1.0, math.sqrt(0.01 / dx)))
+    centres = (-4.25, -2.75, -0.75, 0.75, 2.75, 4.25)  # where wheels wear the lanes
+    tracks = (1 - 0.07 * sum(np.exp(-(((xs - c) / 0.3) ** 2)) for c in centres)).astype(np.float32)[None, :]
+    on_road = (1 + 0.05 * big + 0.05 * mid + 0.08 * detail + 0.06 * fine) * tracks * road
+    on_gravel = (1 + 0.08 * mid + 0.24 * detail + 0.1 * fine) * gravel
+    on_grass = (1 + 0.16 * mid + 0.26 * detail + 0.1 * fine) * grass
+    dry = np.clip(0.5 + 0.6 * big, 0, 1)
     solid = _coverage(ax - 3 * _LANE_M / 2, 0.075, dx)
     dashed = _coverage(ax - _LANE_M / 2, 0.06, dx)
-    phase = np.mod(zs, _DASH_PERIOD_M)
-    dash_on = _coverage(phase - 1.5, 1.5, dz)  # dashes are the first 3 m of each period
-    paint = np.clip(solid[None, :] + dashed[None, :] * dash_on[:, None], 0, 1)[..., None]
-    out = out * (1 - paint) + palette["paint"] * (1 + 0.03 * fine[..., None]) * paint
-    return np.clip(out, 0, 255).astype(np.uint8)
+    dash_on = _coverage(np.mod(zs, _DASH_PERIOD_M) - 1.5, 1.5, dz)  # dashes: the first 3 m of each period
+    paint = np.clip(solid[None, :] + dashed[None, :] * dash_on[:, None], 0, 1)
+    unpainted = 1 - paint
+    painted = (1 + 0.03 * fine) * paint
+    out = np.empty((rows, cols, 3), np.uint8)
+    for c in range(3):
+        green, brown = float(palette["grass"][c]), float(palette["dry"][c])
+        channel = (green + (brown - green) * dry) * on_grass
+        channel += float(palette["gravel"][c]) * on_gravel + float(palette["asphalt"][c]) * on_road
+        channel = channel * unpainted + float(palette["paint"][c]) * painted
+        out[..., c] = np.clip(channel, 0, 255)
+    return out
 
 
 _PHASES = 4  # sub-texel positions of the scrolling ground, each with its own precomputed maps
@@ -1013,7 +1028,7 @@ def _plan_effects(n_frames: int, fps: int, segments: _Segments, cam: _Camera, rn
             shake[int(i)] = (m, float(length), float(angle_deg))
     noise = []
     for _ in range(6):
-        n = rng.normal(0, _NOISE_SIGMA, (cam.height, cam.width, 3)).astype(np.float32)
+        n = np.rint(rng.standard_normal((cam.height, cam.width, 3), dtype=np.float32) * _NOISE_SIGMA)
         noise.append((np.clip(n, 0, 255).astype(np.uint8), np.clip(-n, 0, 255).astype(np.uint8)))
     return _Effects(gain, shake, tuple(noise))
 
@@ -1283,6 +1298,8 @@ def _record(
     fps: int,
     good: bool,
 ) -> None:
+    """Add one frame to the truth: plates on screen (inside the frame, above the bonnet, not covered
+    by a vehicle drawn after them), and whether a plate left through a side while getting closer."""
     t = round(i / fps, 4)
     w, h = cam.width, cam.height
     for pos, (k, plate, sil) in enumerate(drawn):
