@@ -171,6 +171,7 @@ class PlateRead(Frozen):
     quality: CropQuality
     enhanced: bool = False  # the crop was enhanced (night/blur) before OCR
     clipped: bool = False  # the plate touched the frame's edge: its text may be cut short
+    ocr: bool = True  # False: the text was carried over from the plate's settled reads, not read again
     vehicle: Region | None = None
 
 

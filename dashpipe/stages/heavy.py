@@ -57,10 +57,30 @@ def _vehicle_for(plate: Region, vehicles: Sequence[Region]) -> Region | None:
 
 
 EDGE_PX = 3
+# A plate read the same way, confidently, this many times in a row at one place is settled: its next
+# sightings reuse the text (every SETTLE_RECHECK-th is read again, in case another plate took its place).
+SETTLE_READS = 4
+SETTLE_RECHECK = 4
+SETTLE_CONFIDENCE = 0.9
+SETTLE_IOU = 0.3
+SETTLE_GAP_S = 0.6
 
 
 def _at_edge(box: BBox, width: int, height: int) -> bool:
     return box.x1 <= EDGE_PX or box.y1 <= EDGE_PX or box.x2 >= width - EDGE_PX or box.y2 >= height - EDGE_PX
+
+
+@dataclass
+class _Chain:
+    """The latest read at one place in the picture, and how many confident reads in a row agreed."""
+
+    last: PlateRead
+    streak: int
+
+
+def _chain_for(box: BBox, t_s: float, chains: list[_Chain]) -> _Chain | None:
+    near = [c for c in chains if t_s - c.last.t_s <= SETTLE_GAP_S and c.last.box.iou(box) >= SETTLE_IOU]
+    return max(near, key=lambda c: c.last.box.iou(box)) if near else None
 
 
 def read_frame(
@@ -69,7 +89,11 @@ def read_frame(
     detector: Detector,
     reader: PlateReader,
     cfg: PlateSettings,
+    chains: list[_Chain] | None = None,
 ) -> FrameReads:
+    """Plates of one frame, read. With ``chains`` (state kept across the frames of a video), a plate
+    whose last SETTLE_READS reads agreed confidently is not read again but every SETTLE_RECHECK-th time."""
+    chains = [] if chains is None else chains
     regions = detector.detect(image, frame.regions)
     plates = [r for r in regions if r.label == "plate"]
     vehicles = [r for r in regions if r.label == "vehicle"]
@@ -81,29 +105,46 @@ def read_frame(
     crops = [crops[i] for i in keep]
     plates = [plates[i] for i in keep]
     to_read = [enhance(c) for c in crops] if flagged else crops
-    results = reader.read(to_read)
+    links = [_chain_for(p.box, frame.pts_s, chains) for p in plates]
+    settled = [c is not None and c.streak >= SETTLE_READS and c.streak % SETTLE_RECHECK != 0 for c in links]
+    asked = [i for i, done in enumerate(settled) if not done]
+    answers = dict(zip(asked, reader.read([to_read[i] for i in asked])))
     reads: list[PlateRead] = []
     jpegs: dict[PlateRead, bytes] = {}
     height, width = image.shape[:2]
-    for plate, crop, res in zip(plates, to_read, results):
-        if not res.text:
+    for i, (plate, crop, chain) in enumerate(zip(plates, to_read, links)):
+        if i in answers:
+            res = answers[i]
+            text, conf, chars, ocr = res.text, res.confidence, res.char_confidences, True
+        else:
+            assert chain is not None
+            text, conf, chars, ocr = chain.last.text, chain.last.confidence, chain.last.char_confidences, False
+        if not text:
             continue
         read = PlateRead(
             frame_index=frame.index,
             t_s=frame.pts_s,
             box=plate.box,
-            text=res.text,
-            confidence=res.confidence,
-            char_confidences=res.char_confidences,
+            text=text,
+            confidence=conf,
+            char_confidences=chars,
             quality=crop_quality(crop),
             enhanced=flagged,
             vehicle=_vehicle_for(plate, vehicles),
             clipped=_at_edge(plate.box, width, height),
+            ocr=ocr,
         )
+        sure = conf >= SETTLE_CONFIDENCE
+        if chain is None:
+            chains.append(_Chain(read, 1 if sure else 0))
+        else:
+            chain.streak = chain.streak + 1 if sure and text == chain.last.text else (1 if sure else 0)
+            chain.last = read
         reads.append(read)
         ok, jpg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, CROP_JPEG_QUALITY])
         if ok:
             jpegs[read] = jpg.tobytes()
+    chains[:] = [c for c in chains if frame.pts_s - c.last.t_s <= SETTLE_GAP_S]
     return FrameReads(reads, jpegs)
 
 
@@ -117,11 +158,12 @@ def read_plates(
     by_index = {f.index: f for f in pre.selected}
     reads: list[PlateRead] = []
     crops: dict[PlateRead, bytes] = {}
+    chains: list[_Chain] = []
     for index, _pts, image in frames:
         frame = by_index.get(index)
         if frame is None:
             continue
-        got = read_frame(image, frame, detector, reader, cfg)
+        got = read_frame(image, frame, detector, reader, cfg, chains)
         reads.extend(got.reads)
         crops.update(got.crops)
     return FrameReads(reads, crops)

@@ -1,0 +1,60 @@
+"""A plate read the same way several times in a row is not read on every later frame."""
+
+import numpy as np
+
+from dashpipe.config import PlateSettings
+from dashpipe.plates.vote import vote
+from dashpipe.stages.heavy import SETTLE_READS, read_frame
+from dashpipe.types import BBox, FrameQuality, OcrResult, Region, SelectedFrame
+
+Q = FrameQuality(brightness=120, bright_p99=250, sharpness=500, motion=5)
+
+
+class StillPlate:
+    """Stand-in detector: the hinted plate, where the hint says."""
+
+    name = "still"
+
+    def detect(self, image, hints):
+        return list(hints)
+
+
+class CountingReader:
+    """Stand-in reader that always reads one text, and counts the crops it was shown."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.crops = 0
+
+    def read(self, crops):
+        self.crops += len(crops)
+        return [OcrResult(text="AB123CD", confidence=0.97, char_confidences=(0.97,) * 7) for _ in crops]
+
+
+def test_settled_plates_are_read_again_only_now_and_then():
+    image = np.full((200, 400, 3), 200, np.uint8)
+    reader = CountingReader()
+    chains: list = []
+    reads = []
+    for i in range(20):
+        box = BBox(x1=100 + i, y1=80, x2=200 + i, y2=110)
+        frame = SelectedFrame(
+            index=i * 7, pts_s=i * 0.25, quality=Q, regions=(Region(label="plate", box=box, score=0.9),)
+        )
+        reads += read_frame(image, frame, StillPlate(), reader, PlateSettings(), chains).reads
+    assert len(reads) == 20  # every sighting is kept, with its box and time
+    assert SETTLE_READS <= reader.crops < 12  # but most were not read again
+    voted = vote(reads, PlateSettings())
+    assert voted.text == "AB123CD"
+    assert voted.histogram == {"AB123CD": reader.crops}  # the histogram counts real reads only
+
+
+def test_without_state_every_plate_is_read():
+    image = np.full((200, 400, 3), 200, np.uint8)
+    reader = CountingReader()
+    for i in range(6):
+        box = BBox(x1=100, y1=80, x2=200, y2=110)
+        frame = SelectedFrame(index=i, pts_s=i * 0.25, quality=Q, regions=(Region(label="plate", box=box, score=0.9),))
+        read_frame(image, frame, StillPlate(), reader, PlateSettings())
+    assert reader.crops == 6
