@@ -369,7 +369,7 @@ class _PlateStyle:
     ink: tuple[int, int, int]
     char_frac: float  # character height / plate height
     band: str | None  # country code on a blue band at the left
-    patterns: tuple[str, ...]  # L letter, D digit, N digit but 0, anything else drawn as is
+    patterns: tuple[str, ...]  # L letter, D digit, N digit but 0 (numbers without a leading zero), else as is
     letters: str
 
 
@@ -405,7 +405,7 @@ _STYLES = (
         ink=(20, 20, 20),
         char_frac=0.66,
         band=None,
-        patterns=("LLDD LLL",),
+        patterns=("LLND LLL",),
         letters=_LETTERS,
     ),
     _PlateStyle(
@@ -416,7 +416,7 @@ _STYLES = (
         ink=(15, 15, 15),
         char_frac=0.64,
         band="NL",
-        patterns=("DD-LLL-D", "D-LLL-DD", "LL-DDD-L", "L-DDD-LL", "DD-LL-LL"),
+        patterns=("ND-LLL-D", "N-LLL-DD", "LL-NDD-L", "L-NDD-LL", "ND-LL-LL"),
         letters="BDFGHJKLNPRSTVXZ",
     ),
     _PlateStyle(
@@ -427,7 +427,7 @@ _STYLES = (
         ink=(20, 20, 20),
         char_frac=0.64,
         band="D",
-        patterns=("L LL DDDD", "LL L DDD", "LLL LL DD", "LL LL DDDD"),
+        patterns=("L LL NDDD", "LL L NDD", "LLL LL ND", "LL LL NDDD"),
         letters=_LETTERS,
     ),
 )

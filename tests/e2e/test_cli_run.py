@@ -71,7 +71,7 @@ def test_report_follows_the_contract(run_result):
         for p in v["plates"]:
             assert set(p) >= CONTRACT_PLATE
             assert p["first_seen_s"] <= p["last_seen_s"]
-            assert sum(p["reads"].values()) >= p["frames"] >= 1
+            assert p["frames"] >= 1 and sum(p["reads"].values()) >= 1  # frames seen; OCR reads made
 
 
 def test_a_broken_video_fails_alone_and_the_exit_code_says_so(run_result):
