@@ -22,7 +22,6 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
-    select,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -118,8 +117,3 @@ def replace_video(
         session.flush()
         session.add_all(list(sightings))
         session.add_all(list(track))
-
-
-def video_status(engine: Engine, video_id: str) -> str | None:
-    with Session(engine) as session:
-        return session.scalar(select(VideoRow.status).where(VideoRow.video_id == video_id))

@@ -12,7 +12,6 @@ import math
 from bisect import bisect_left
 from collections.abc import Sequence
 from datetime import datetime
-from itertools import pairwise
 
 from dashpipe.types import GeoPoint, GpsFix
 
@@ -177,7 +176,3 @@ def _lerp_course(a: float | None, b: float | None, w: float) -> float | None:
     if a is None or b is None:
         return a if w < 0.5 else b
     return lerp_angle_deg(a, b, w)
-
-
-def track_length_m(track: Sequence[GpsFix]) -> float:
-    return sum(haversine_m(a.lat, a.lon, b.lat, b.lon) for a, b in pairwise(track))

@@ -7,7 +7,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from dashpipe.types import BBox, OcrResult, Region
+from dashpipe.types import OcrResult, Region
 
 
 class BackendUnavailable(RuntimeError):
@@ -56,7 +56,3 @@ def require_file(path: object, setting: str) -> None:
 
     if path is None or not Path(str(path)).is_file():
         raise BackendUnavailable(f"model file not found: {path} (set '{setting}' to an existing file)")
-
-
-def clip_box(box: BBox, width: int, height: int) -> BBox:
-    return box.clip(float(width), float(height))
