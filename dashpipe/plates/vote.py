@@ -177,9 +177,7 @@ def vote(
     histogram = dict(Counter(t for r, t in zip(reads, texts) if t and r.ocr))
     # Reads shorter than a plate saw part of it (a cut-off crop): they would vote every other slot empty.
     voters = [
-        (r, t)
-        for r, t in zip(reads, texts)
-        if r.ocr and len(t) >= cfg.min_chars and r.confidence >= cfg.min_confidence
+        (r, t) for r, t in zip(reads, texts) if r.ocr and len(t) >= cfg.min_chars and r.confidence >= cfg.min_confidence
     ]
     # A plate half out of the frame is read short; whole views outvote it whenever there are any.
     if any(not r.clipped for r, _ in voters):

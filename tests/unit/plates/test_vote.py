@@ -119,9 +119,13 @@ def test_reads_of_a_plate_cut_by_the_frame_edge_lose_to_whole_views():
 
     q = CropQuality(sharpness=300.0, height_px=30.0, brightness=120.0, contrast=60.0)
     box = BBox(x1=0, y1=400, x2=90, y2=430)
-    cut = [PlateRead(frame_index=i, t_s=i / 30, box=box, text="465RZ", confidence=0.99, quality=q, clipped=True)
-           for i in range(4)]
-    whole = [PlateRead(frame_index=10 + i, t_s=(10 + i) / 30, box=box, text="LP465RZ", confidence=0.95, quality=q)
-             for i in range(2)]
+    cut = [
+        PlateRead(frame_index=i, t_s=i / 30, box=box, text="465RZ", confidence=0.99, quality=q, clipped=True)
+        for i in range(4)
+    ]
+    whole = [
+        PlateRead(frame_index=10 + i, t_s=(10 + i) / 30, box=box, text="LP465RZ", confidence=0.95, quality=q)
+        for i in range(2)
+    ]
     assert vote(cut + whole, PlateSettings()).text == "LP465RZ"
     assert vote(cut, PlateSettings()).text == "465RZ"  # nothing better seen: the partial read stands
