@@ -203,7 +203,17 @@ class PlateSettings(Section):
     min_chars: int = Field(4, ge=1, description="Shortest plate text accepted.")
     max_chars: int = Field(10, ge=1, description="Longest plate text accepted.")
     min_confidence: float = Field(0.5, ge=0.0, le=1.0, description="Reads below this are not voted.")
-    min_reads: int = Field(2, ge=1, description="A plate needs this many reads to be reported.")
+    report_confidence: float = Field(
+        0.7, ge=0.0, le=1.0, description="A plate's voted text needs this confidence to be reported."
+    )
+    min_reads: int = Field(2, ge=1, description="A plate needs this many reads to be reported ...")
+    single_read_confidence: float = Field(
+        0.97,
+        ge=0.0,
+        le=1.0,
+        description="... unless one read of at least 5 characters is this sure (every character nearly so); "
+        "1.0 turns lone reads off.",
+    )
     track_max_gap_s: float = Field(1.5, gt=0.0, description="A track ends when unseen this long.")
     enhance: bool = Field(True, description="Enhance dark or blurry crops (contrast, sharpening) before OCR.")
     verify_text: bool = Field(

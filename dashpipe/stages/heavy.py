@@ -41,6 +41,8 @@ log = logging.getLogger("dashpipe")
 
 CROP_JPEG_QUALITY = 92
 MIN_READ_CHARS = 3
+SURE_ALONE_CHARS = 5  # a lone read this long (short texts are too often fragments) ...
+SURE_ALONE_CHAR_SLACK = 0.1  # ... whose weakest character is at most this far below the bar
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +171,17 @@ def read_plates(
     return FrameReads(reads, crops)
 
 
+def _sure_alone(track: Sequence[PlateRead], cfg: PlateSettings) -> bool:
+    """Too few reads to vote, but one so clear it stands alone (a car passing in well under a second)."""
+    return any(
+        len(r.text) >= SURE_ALONE_CHARS
+        and r.confidence >= cfg.single_read_confidence
+        and min(r.char_confidences, default=0.0) >= cfg.single_read_confidence - SURE_ALONE_CHAR_SLACK
+        for r in track
+        if r.ocr and not r.clipped
+    )
+
+
 class TextCheck(Protocol):
     def has_text(self, crop: np.ndarray) -> bool: ...
 
@@ -232,10 +245,12 @@ def sightings_from_reads(
     # kept out, they cannot pull a real plate's track off course.
     plausible = [r for r in reads if len(r.text) >= MIN_READ_CHARS]
     for track in build_tracks(plausible, cfg, cfg.fold):
-        if len(track) < cfg.min_reads or all(r.clipped for r in track):
-            continue  # too few reads, or only ever seen cut by the frame's edge
+        if all(r.clipped for r in track):
+            continue  # only ever seen cut by the frame's edge
+        if len(track) < cfg.min_reads and not _sure_alone(track, cfg):
+            continue
         voted = vote(track, cfg, cfg.fold)
-        if not voted.text or voted.confidence < cfg.min_confidence or not is_plausible(voted.text, cfg):
+        if not voted.text or voted.confidence < cfg.report_confidence or not is_plausible(voted.text, cfg):
             continue
         if verifier is not None and not _shows_text(track, voted.best, crop_jpegs, verifier):
             continue

@@ -58,3 +58,31 @@ def test_without_state_every_plate_is_read():
         frame = SelectedFrame(index=i, pts_s=i * 0.25, quality=Q, regions=(Region(label="plate", box=box, score=0.9),))
         read_frame(image, frame, StillPlate(), reader, PlateSettings())
     assert reader.crops == 6
+
+
+def test_a_lone_read_stands_only_when_it_is_long_and_sure():
+    from dashpipe.stages.heavy import _sure_alone
+    from dashpipe.types import CropQuality, PlateRead
+
+    q = CropQuality(sharpness=300.0, height_px=30.0, brightness=120.0, contrast=60.0)
+    box = BBox(x1=100, y1=100, x2=200, y2=130)
+
+    def read(text: str, conf: float, weakest: float, clipped: bool = False) -> PlateRead:
+        chars = (conf,) * (len(text) - 1) + (weakest,)
+        return PlateRead(
+            frame_index=1,
+            t_s=0.1,
+            box=box,
+            text=text,
+            confidence=conf,
+            char_confidences=chars,
+            quality=q,
+            clipped=clipped,
+        )
+
+    cfg = PlateSettings()
+    assert _sure_alone([read("AGCR2944", 0.99, 0.95)], cfg)
+    assert not _sure_alone([read("NR31", 0.99, 0.99)], cfg)  # short: too often a fragment
+    assert not _sure_alone([read("AGCR2944", 0.99, 0.6)], cfg)  # one unsure character
+    assert not _sure_alone([read("AGCR2944", 0.99, 0.99, clipped=True)], cfg)
+    assert not _sure_alone([read("AGCR2944", 0.99, 0.99)], PlateSettings(single_read_confidence=1.0))
