@@ -39,11 +39,28 @@ RETRY_MARGINS = (0.05, 0.3)  # ... with these row margins, and the most confiden
 BLANK, SEPARATOR = 0, len(ALNUM) + 1  # group ids; letters and digits are 1..36
 
 
-def default_model_path() -> Path | None:
+def wheel_model(name: str) -> Path | None:
+    """A model file shipped inside the rapidocr_onnxruntime wheel (None when the wheel is absent)."""
     spec = importlib.util.find_spec("rapidocr_onnxruntime")
     if spec is None or not spec.submodule_search_locations:
         return None
-    return Path(next(iter(spec.submodule_search_locations))) / "models" / MODEL_NAME
+    return Path(next(iter(spec.submodule_search_locations))) / "models" / name
+
+
+def default_model_path() -> Path | None:
+    return wheel_model(MODEL_NAME)
+
+
+def cpu_session(model: Path, threads: int) -> Any:
+    """An onnxruntime CPU session without busy-waiting between runs: the glue code around each run
+    (row search, decoding, the video decoder) needs the same cores. ``threads`` 0 lets onnxruntime decide."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if threads:
+        opts.intra_op_num_threads = threads
+    return ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,15 +173,8 @@ class RapidOcrReader:
     def _load(self) -> tuple[Any, Grouping]:
         with self._lock:
             if self._session is None or self._groups is None:
-                import onnxruntime as ort
-
-                opts = ort.SessionOptions()
-                # no busy-waiting between runs: the band search and decoding run on the same cores
-                opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                if self.cfg.threads:
-                    opts.intra_op_num_threads = self.cfg.threads
                 try:
-                    session = ort.InferenceSession(str(self.model_path), opts, providers=["CPUExecutionProvider"])
+                    session = cpu_session(self.model_path, self.cfg.threads)
                 except Exception as exc:  # onnxruntime raises its own exception types
                     raise BackendUnavailable(
                         f"cannot load {self.model_path} ({exc}); set 'ocr.rec_model' to a PP-OCR rec .onnx file"

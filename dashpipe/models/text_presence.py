@@ -7,7 +7,6 @@ costs a few milliseconds per plate rather than per read.
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import cv2
 import numpy as np
 
 from dashpipe.models.base import BackendUnavailable
+from dashpipe.models.rapidocr import cpu_session, wheel_model
 
 MODEL_NAME = "ch_PP-OCRv4_det_infer.onnx"
 LIMIT = 320  # longest side fed to the detector, a multiple of 32
@@ -24,13 +24,6 @@ STD = np.array([0.229, 0.224, 0.225], np.float32)
 PIXEL_THRESHOLD = 0.3  # DB's usual binarisation of the probability map
 MIN_LINE_SCORE = 0.5  # mean probability inside a text line
 MIN_LINE_WIDTH = 0.25  # of the crop width: a plate's number is not a speck
-
-
-def default_model_path() -> Path | None:
-    spec = importlib.util.find_spec("rapidocr_onnxruntime")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations))) / "models" / MODEL_NAME
 
 
 def _input(crop: np.ndarray) -> np.ndarray:
@@ -56,12 +49,13 @@ class TextPresence:
     """Lazy, one session per process; ``has_text`` on BGR crops."""
 
     def __init__(self, model: Path | None = None, threads: int = 2) -> None:
-        self.model_path = model or default_model_path()
-        if self.model_path is None or not Path(self.model_path).is_file():
+        path = model or wheel_model(MODEL_NAME)
+        if path is None or not path.is_file():
             raise BackendUnavailable(
-                f"text detector not found: {self.model_path} (it ships in the rapidocr_onnxruntime wheel: "
+                f"text detector not found: {path} (it ships in the rapidocr_onnxruntime wheel: "
                 "pip install rapidocr_onnxruntime)"
             )
+        self.model_path: Path = path
         self.threads = threads
         self._session: Any = None
         self._lock = threading.Lock()
@@ -69,12 +63,7 @@ class TextPresence:
     def _run(self, batch: np.ndarray) -> np.ndarray:
         with self._lock:
             if self._session is None:
-                import onnxruntime as ort
-
-                opts = ort.SessionOptions()
-                opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                opts.intra_op_num_threads = self.threads
-                self._session = ort.InferenceSession(str(self.model_path), opts, providers=["CPUExecutionProvider"])
+                self._session = cpu_session(self.model_path, self.threads)
             session = self._session
         name = session.get_inputs()[0].name
         out: np.ndarray = session.run(None, {name: batch})[0]
