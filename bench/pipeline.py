@@ -84,9 +84,9 @@ def child_preprocess(video: Path, workdir: Path) -> None:
             {
                 "seconds": elapsed,
                 "frames": doc["info"]["frames_total"],
-                "kept": len(doc["frames"]["pts_ms"]),
+                "kept": len(doc["frames"]["index"]),
                 "json_bytes": len(data),
-                "regions": len(doc["regions"]["label"]),
+                "regions": len(doc["regions"]["score"]),
                 "rejected": doc["rejected"],
                 "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             }

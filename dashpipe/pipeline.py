@@ -58,12 +58,19 @@ def preprocess_job(rt: Runtime, job: VideoJob, progress: Progress = _noop) -> Vi
     try:
         info = probe(source)
         total = max(info.frames_total, 1)
+        proposer = rt.proposer
+        colour = proposer.colour or cfg.thumbnails
         selection = select_frames(
-            iter_lowres(source, min(cfg.analysis_width, info.width)),
+            iter_lowres(
+                source,
+                min(cfg.analysis_width, info.width),
+                detail_width=None if colour else proposer.width,
+                keep_frame=colour,
+            ),
             cfg,
             fps=info.fps,
             full_width=info.width,
-            proposer=rt.proposer,
+            proposer=proposer,
             progress=lambda n: progress(n, total),
         )
     except BadVideo as exc:

@@ -87,33 +87,60 @@ def probe(path: Path) -> VideoInfo:
 
 @dataclass(frozen=True, slots=True)
 class LowFrame:
-    """One decoded frame: its small luma image plus the decoder's frame for later colour conversion."""
+    """One decoded frame, small: its luma for the frame measures and, when asked for, a larger luma
+    for a proposer that reads luma only (``detail``) or the decoder's frame for one that needs colour."""
 
     index: int
     pts_s: float
     luma: np.ndarray
-    frame: av.VideoFrame
+    detail: np.ndarray | None = None
+    frame: av.VideoFrame | None = None
 
     def bgr(self, width: int) -> np.ndarray:
-        """The frame in colour at ``width`` (only paid for the frames a stage keeps)."""
-        height = _even(self.frame.height * width / self.frame.width)
-        return self.frame.to_ndarray(width=width, height=height, format="bgr24")
+        """The frame in colour at ``width`` (only paid for the frames a stage keeps); grey without a frame."""
+        if self.frame is not None:
+            height = _even(self.frame.height * width / self.frame.width)
+            return self.frame.to_ndarray(width=width, height=height, format="bgr24")
+        gray = self.gray(width)
+        return cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+
+    def gray(self, width: int) -> np.ndarray:
+        """Luma at ``width``, from the largest image this frame still holds."""
+        if self.detail is not None and self.detail.shape[1] == width:
+            return self.detail
+        if self.frame is not None:
+            return _luma(self.frame, width)
+        return shrink(self.detail if self.detail is not None else self.luma, width)
 
 
 def _even(value: float) -> int:
     return max(2, int(round(value / 2.0)) * 2)
 
 
+def shrink(gray: np.ndarray, width: int) -> np.ndarray:
+    """``gray`` at ``width`` pixels wide by area averaging.
+
+    Halving is OpenCV's fast path for the area filter (one 2x2 mean per pixel); a single large
+    step is several times slower, so big reductions go by halves and finish with one small step.
+    """
+    h, w = gray.shape[:2]
+    height = _even(h * width / w)
+    if width > w:
+        return cv2.resize(gray, (width, height), interpolation=cv2.INTER_LINEAR)
+    while w >= 2 * width and w >= 4 and h >= 4:
+        w, h = w // 2, h // 2
+        gray = cv2.resize(gray, (w, h), interpolation=cv2.INTER_AREA)
+    if (w, h) == (width, height):
+        return gray if gray.flags.owndata else gray.copy()
+    return cv2.resize(gray, (width, height), interpolation=cv2.INTER_AREA)
+
+
 def _luma(frame: av.VideoFrame, width: int) -> np.ndarray:
-    height = _even(frame.height * width / frame.width)
     if frame.format.name in _PLANAR_8BIT:
         plane = frame.planes[0]
         full = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(plane.height, plane.line_size)[:, : frame.width]
-        if frame.width == width:
-            return full.copy()
-        # Striding first halves the work of the area filter; it averages what the stride drops.
-        step = max(1, frame.width // (2 * width))
-        return cv2.resize(full[::step, ::step], (width, height), interpolation=cv2.INTER_AREA)
+        return full.copy() if frame.width == width else shrink(full, width)
+    height = _even(frame.height * width / frame.width)
     return frame.to_ndarray(width=width, height=height, format="gray")
 
 
@@ -151,10 +178,20 @@ def _decode(path: Path) -> Iterator[tuple[int, float, av.VideoFrame]]:
         container.close()
 
 
-def iter_lowres(path: Path, width: int) -> Iterator[LowFrame]:
-    """Every frame's luma at ``width`` pixels wide (height keeps the aspect ratio)."""
+def iter_lowres(path: Path, width: int, detail_width: int | None = None, keep_frame: bool = True) -> Iterator[LowFrame]:
+    """Every frame's luma at ``width`` pixels wide (height keeps the aspect ratio).
+
+    With ``detail_width`` each frame also carries its luma at that width, and the small luma is
+    shrunk from it (cheaper than from the full frame twice). ``keep_frame=False`` lets the decoder
+    reuse its buffers at once, which it cannot while a stage holds on to its frames.
+    """
     for index, pts_s, frame in _decode(path):
-        yield LowFrame(index=index, pts_s=pts_s, luma=_luma(frame, width), frame=frame)
+        if detail_width is not None:
+            detail = _luma(frame, detail_width)
+            luma = shrink(detail, width)
+        else:
+            detail, luma = None, _luma(frame, width)
+        yield LowFrame(index=index, pts_s=pts_s, luma=luma, detail=detail, frame=frame if keep_frame else None)
 
 
 def read_frames(

@@ -18,12 +18,14 @@ class BackendUnavailable(RuntimeError):
 class Proposer(Protocol):
     """Coarse plate/vehicle regions on a low-resolution frame (jetson queue).
 
-    ``image`` is BGR uint8 at the proposer's own working size; boxes come back in the pixels of
-    that image (the caller scales them to the full frame).
+    ``image`` is uint8 at the proposer's own working size: BGR when ``colour`` is true, else luma
+    only (which spares the decoder's colour conversion on every kept frame). Boxes come back in
+    the pixels of that image (the caller scales them to the full frame).
     """
 
     name: str
     width: int  # the image width this proposer wants
+    colour: bool  # False: a single-channel luma image is all it reads
 
     def propose(self, image: np.ndarray) -> list[Region]: ...
 

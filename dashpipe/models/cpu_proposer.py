@@ -77,13 +77,18 @@ class GlyphRows(NamedTuple):
 
 
 def binarise(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Dark and light masks (uint8 0/1) against the local min/max midpoint, where contrast is enough."""
-    hi = cv2.dilate(gray, _LOCAL).astype(np.int16)
-    lo = cv2.erode(gray, _LOCAL).astype(np.int16)
-    mid2 = hi + lo
-    g2 = gray.astype(np.int16) * 2
-    contrasty = (hi - lo) >= MIN_CONTRAST
-    return (contrasty & (g2 < mid2)).astype(np.uint8), (contrasty & (g2 > mid2)).astype(np.uint8)
+    """Dark and light masks (uint8 0/1) against the local min/max midpoint, where contrast is enough.
+
+    ``g < (hi + lo) / 2`` is tested as ``g - lo < hi - g`` so everything stays in saturating uint8.
+    """
+    hi = cv2.dilate(gray, _LOCAL)
+    lo = cv2.erode(gray, _LOCAL)
+    above_lo = cv2.subtract(gray, lo)
+    below_hi = cv2.subtract(hi, gray)
+    contrasty = cv2.subtract(hi, lo) >= MIN_CONTRAST
+    dark = (above_lo < below_hi) & contrasty
+    light = (above_lo > below_hi) & contrasty
+    return dark.view(np.uint8), light.view(np.uint8)
 
 
 def cut_lines(mask: np.ndarray) -> np.ndarray:
@@ -317,6 +322,7 @@ class CpuProposer:
     """Plate proposals without a model: the default on any jetson-class CPU."""
 
     name = "cpu"
+    colour = False
 
     def __init__(self, cfg: CpuProposerConfig) -> None:
         self.cfg = cfg

@@ -160,6 +160,8 @@ def _make_interpreter(cfg: TfliteProposerConfig) -> Any:
 class TfliteProposer:
     """SSD-style .tflite detector as a proposer ('edgetpu' on a Coral, 'tflite' on the CPU)."""
 
+    colour = True
+
     def __init__(self, cfg: TfliteProposerConfig) -> None:
         require_file(cfg.model, "proposer.model")
         if cfg.labels is not None:

@@ -13,7 +13,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from dashpipe.sample import load_truth
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -21,6 +20,7 @@ import dashpipe
 from dashpipe.config import load_settings
 from dashpipe.db import SightingRow, VideoRow, connect
 from dashpipe.evaluate import score_report
+from dashpipe.sample import load_truth
 from tests.conftest import Workers, free_port, write_config
 
 pytestmark = pytest.mark.integration

@@ -32,6 +32,7 @@ class FixedProposer:
     """A deterministic stand-in proposer: one plate region in every frame it is shown."""
 
     name = "fixed"
+    colour = False
     width = W
 
     def __init__(self) -> None:

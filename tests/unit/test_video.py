@@ -2,7 +2,7 @@ import av
 import numpy as np
 import pytest
 
-from dashpipe.video import BadVideo, SmallVideoWriter, iter_lowres, probe, read_frames
+from dashpipe.video import BadVideo, SmallVideoWriter, iter_lowres, probe, read_frames, shrink
 
 
 def write_clip(path, n=20, w=320, h=240, fps=25):
@@ -72,3 +72,24 @@ def test_truncated_video_keeps_what_decodes(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(BadVideo, match="not found"):
         probe(tmp_path / "nope.mp4")
+
+
+@pytest.mark.parametrize(
+    ("src", "width"), [((1080, 1920), 480), ((720, 1280), 960), ((1080, 1920), 960), ((200, 300), 640)]
+)
+def test_shrink_keeps_aspect_and_mean(src, width):
+    rng = np.random.default_rng(1)
+    gray = rng.integers(0, 256, src, dtype=np.uint8)
+    small = shrink(gray, width)
+    assert small.shape[1] == width
+    assert abs(small.shape[0] - src[0] * width / src[1]) <= 2
+    assert abs(float(small.mean()) - float(gray.mean())) < 2.0
+
+
+def test_lowres_detail_without_frames(tmp_path):
+    clip = write_clip(tmp_path / "c.mp4")
+    frames = list(iter_lowres(clip, 80, detail_width=160, keep_frame=False))
+    assert frames[0].frame is None and frames[0].detail is not None
+    assert frames[0].detail.shape == (120, 160) and frames[0].luma.shape == (60, 80)
+    assert frames[0].gray(160) is frames[0].detail
+    assert frames[0].bgr(160).shape == (120, 160, 3)  # grey in three channels when no frame is kept
