@@ -57,6 +57,12 @@ class CpuProposerConfig(Section):
     width: int = Field(960, ge=320, le=1920, description="Width the proposer looks at, pixels.")
     min_plate_width_px: int = Field(14, ge=6, description="Smallest plate width to propose, at the proposer's width.")
     max_regions: int = Field(12, ge=1, description="Most plate regions proposed per frame.")
+    min_score: float = Field(
+        0.05,
+        ge=0.0,
+        le=1.0,
+        description="Plate-likeness (0..1) below which a glyph row is not proposed; real plates score 0.1 and up.",
+    )
 
 
 class TfliteProposerConfig(Section):

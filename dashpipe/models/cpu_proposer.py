@@ -18,7 +18,8 @@ import numpy as np
 from dashpipe.config import CpuProposerConfig
 from dashpipe.types import BBox, Region
 
-GLYPH_MIN_PX = 7  # shortest glyph looked for on each pyramid level
+GLYPH_MIN_PX = 7  # shortest glyph looked for on each pyramid level but the first
+FINEST_GLYPH_MIN_PX = 5  # on the first, smaller still: nothing finer will look again
 GLYPH_MAX_PX = 26  # tallest; levels overlap so thin strokes are met before pyrDown blurs them
 LOCAL_PX = 9  # Bernsen window: wider than a stroke at every level
 MIN_CONTRAST = 16  # grey levels between a glyph and its ground
@@ -101,7 +102,7 @@ def cut_lines(mask: np.ndarray) -> np.ndarray:
     return cv2.subtract(mask, cv2.bitwise_or(h, v))
 
 
-def glyph_boxes(mask: np.ndarray, max_fill: float = 0.95) -> np.ndarray:
+def glyph_boxes(mask: np.ndarray, max_fill: float = 0.95, min_h: int = GLYPH_MIN_PX) -> np.ndarray:
     """(n, 4) float32 x, y, w, h of connected components shaped like glyphs of this level's size.
 
     Blurred small glyphs fill most of their box; at full resolution ``max_fill`` can be lower,
@@ -110,7 +111,7 @@ def glyph_boxes(mask: np.ndarray, max_fill: float = 0.95) -> np.ndarray:
     _, _, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_BBDT)
     s = stats[1:]
     w, h, area = s[:, 2], s[:, 3], s[:, 4]
-    ok = (h >= GLYPH_MIN_PX) & (h <= GLYPH_MAX_PX) & (w * 10 >= h) & (w * 2 <= h * 3)
+    ok = (h >= min_h) & (h <= GLYPH_MAX_PX) & (w * 10 >= h) & (w * 2 <= h * 3)
     fill = area / np.maximum(w * h, 1)
     ok &= (fill > 0.12) & (fill < 0.95) & ((fill < max_fill) | (w * 5 < h * 2))  # solid only when bar-thin (1, I)
     return np.asarray(s[ok, :4], dtype=np.float32)
@@ -246,7 +247,8 @@ def find_glyph_rows(gray: np.ndarray, max_fill: float = 0.95, reach_h: float = L
     parts: list[GlyphRows] = []
     level, scale, index = gray, 1.0, 0
     while min(level.shape[:2]) >= GLYPH_MAX_PX + 8:
-        found = [link_rows(glyph_boxes(cut_lines(mask), max_fill), reach_h=reach_h) for mask in binarise(level)]
+        min_h = FINEST_GLYPH_MIN_PX if index == 0 else GLYPH_MIN_PX
+        found = [link_rows(glyph_boxes(cut_lines(mask), max_fill, min_h), reach_h=reach_h) for mask in binarise(level)]
         rows = score_rows(level, GlyphRows.concat(found))
         parts.append(rows.scaled(scale)._replace(level=np.full(len(rows.x1), float(index))))
         level = cv2.pyrDown(level)
@@ -295,7 +297,9 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
 
 
-def propose_plates(image: np.ndarray, min_plate_width_px: int = 14, max_regions: int = 12) -> list[Region]:
+def propose_plates(
+    image: np.ndarray, min_plate_width_px: int = 14, max_regions: int = 12, min_score: float = 0.0
+) -> list[Region]:
     """Plate regions in ``image`` (BGR or grey) pixels, best first."""
     gray = to_gray(image)
     height, width = gray.shape[:2]
@@ -305,7 +309,7 @@ def propose_plates(image: np.ndarray, min_plate_width_px: int = 14, max_regions:
     boxes = plate_boxes(rows)
     boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
     boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
-    wide = (boxes[:, 2] - boxes[:, 0]) >= min_plate_width_px
+    wide = ((boxes[:, 2] - boxes[:, 0]) >= min_plate_width_px) & (rows.score >= min_score)
     boxes, scores = boxes[wide], rows.score[wide]
     keep = nms(boxes, scores, NMS_IOU, max_regions)
     return [
@@ -329,4 +333,4 @@ class CpuProposer:
         self.width = cfg.width
 
     def propose(self, image: np.ndarray) -> list[Region]:
-        return propose_plates(image, self.cfg.min_plate_width_px, self.cfg.max_regions)
+        return propose_plates(image, self.cfg.min_plate_width_px, self.cfg.max_regions, self.cfg.min_score)

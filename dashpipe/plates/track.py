@@ -28,7 +28,8 @@ SAME_TEXT = 0.8  # text similarity at which a read is taken as the same plate ..
 SAME_TEXT_GATE = 2.0  # ... and the distance gate widens by this factor
 OTHER_TEXT = 0.35  # below this similarity two confident reads are different plates
 OTHER_TEXT_MIN_CONF = 0.8
-MAX_SCALE_STEP = 2.0  # size change allowed between the prediction and a read
+MAX_SCALE_STEP = 2.0  # size change allowed between the prediction (or the last sighting) and a read
+GROWTH_BASELINE_S = 1.0  # growth in size is measured over up to this much of a track's recent past
 TEXT_WEIGHT = 1.0  # cost = distance + |log size ratio| - TEXT_WEIGHT * similarity
 MERGE_MAX_OVERLAP = 0.25  # tracks sharing more than this share of the shorter one's time are distinct
 MERGE_MAX_GAP_S = 30.0  # tracks farther apart than this are separate sightings
@@ -67,7 +68,12 @@ class _Track:
             return None
         dt = last.t_s - prev.t_s
         (cx1, cy1), (cx0, cy0) = last.box.center, prev.box.center
-        growth = math.log(max(last.box.width, 1e-6) / max(prev.box.width, 1e-6)) / dt
+        # Box widths jitter by a tenth from frame to frame; over two close frames that reads as a
+        # fast approach. Growth is taken over a longer stretch of the track where there is one.
+        base = next((r for r in self.reads if r.t_s >= last.t_s - GROWTH_BASELINE_S), prev)
+        if base.t_s >= last.t_s:
+            base = prev
+        growth = math.log(max(last.box.width, 1e-6) / max(base.box.width, 1e-6)) / (last.t_s - base.t_s)
         return (cx1 - cx0) / dt, (cy1 - cy0) / dt, growth
 
     def predict(self, t_s: float) -> tuple[BBox, bool]:
@@ -91,7 +97,10 @@ def match_cost(track: _Track, read: PlateRead) -> float | None:
     width = max(predicted.width, read.box.width, 1.0)
     (px, py), (rx, ry) = predicted.center, read.box.center
     distance = math.hypot(px - rx, py - ry) / width
-    size = abs(math.log(max(read.box.width, 1e-6) / max(predicted.width, 1e-6)))
+    size = min(
+        abs(math.log(max(read.box.width, 1e-6) / max(predicted.width, 1e-6))),
+        abs(math.log(max(read.box.width, 1e-6) / max(track.last.box.width, 1e-6))),
+    )
     if size > math.log(MAX_SCALE_STEP):
         return None
     text = normalize(read.text)
@@ -166,9 +175,17 @@ def _side_by_side(a: Sequence[PlateRead], b: Sequence[PlateRead]) -> bool:
     return math.hypot(ax - bx, ay - by) <= SAME_PLACE_WIDTHS * width
 
 
+def _reading(reads: Sequence[PlateRead], text: str) -> list[PlateRead]:
+    """The reads of a track that read its own plate. A stray read of texture that joined it says
+    nothing about when the plate was seen or whether another plate stood beside it."""
+    own = [r for r in reads if _texts_agree(normalize(r.text), text)]
+    return own or list(reads)
+
+
 def _mergeable(a: Sequence[PlateRead], b: Sequence[PlateRead], text_a: str, text_b: str) -> bool:
     if not _texts_agree(text_a, text_b):
         return False
+    a, b = _reading(a, text_a), _reading(b, text_b)
     if {r.frame_index for r in a} & {r.frame_index for r in b}:
         return False  # seen side by side in one frame: two plates
     (a0, a1), (b0, b1) = _span(a), _span(b)

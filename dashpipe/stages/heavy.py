@@ -147,7 +147,32 @@ def read_frame(
         if ok:
             jpegs[read] = jpg.tobytes()
     chains[:] = [c for c in chains if frame.pts_s - c.last.t_s <= SETTLE_GAP_S]
-    return FrameReads(reads, jpegs)
+    kept = drop_nested(reads)
+    return FrameReads(kept, {r: jpegs[r] for r in kept if r in jpegs})
+
+
+NESTED_SHARE = 0.6  # of a read's box inside another read's box in the same frame
+
+
+def drop_nested(reads: Sequence[PlateRead]) -> list[PlateRead]:
+    """Reads of one frame without those lying inside a larger read with at least as long a text.
+
+    Two plates cannot sit one inside the other, so a box mostly within another is a piece of
+    that plate (half its characters, a sticker, a frame screw row) and its text a fragment that
+    would otherwise start a plate entry of its own.
+    """
+
+    def inside(small: BBox, big: BBox) -> bool:
+        iw = max(0.0, min(small.x2, big.x2) - max(small.x1, big.x1))
+        ih = max(0.0, min(small.y2, big.y2) - max(small.y1, big.y1))
+        return iw * ih >= NESTED_SHARE * small.area
+
+    kept: list[PlateRead] = []
+    for r in sorted(reads, key=lambda r: (len(r.text), r.box.area, r.confidence), reverse=True):
+        if not any(inside(r.box, k.box) for k in kept):
+            kept.append(r)
+    chosen = {id(r) for r in kept}
+    return [r for r in reads if id(r) in chosen]
 
 
 def read_plates(

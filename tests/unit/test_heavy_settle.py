@@ -86,3 +86,19 @@ def test_a_lone_read_stands_only_when_it_is_long_and_sure():
     assert not _sure_alone([read("AGCR2944", 0.99, 0.6)], cfg)  # one unsure character
     assert not _sure_alone([read("AGCR2944", 0.99, 0.99, clipped=True)], cfg)
     assert not _sure_alone([read("AGCR2944", 0.99, 0.99)], PlateSettings(single_read_confidence=1.0))
+
+
+def test_a_read_inside_a_larger_read_of_the_same_frame_is_dropped():
+    from dashpipe.stages.heavy import drop_nested
+    from dashpipe.types import CropQuality, PlateRead
+
+    q = CropQuality(sharpness=500.0, height_px=40.0, brightness=120.0, contrast=50.0)
+
+    def pr(text: str, x1: float, x2: float) -> PlateRead:
+        box = BBox(x1=x1, y1=100, x2=x2, y2=130)
+        return PlateRead(frame_index=7, t_s=0.2, box=box, text=text, confidence=0.97, char_confidences=(), quality=q)
+
+    whole, piece, other = pr("9TSL80", 100, 260), pr("9TSL8", 100, 230), pr("AB123", 600, 760)
+    assert drop_nested([whole, piece, other]) == [whole, other]
+    twin = pr("9TSL80", 100, 260)
+    assert len(drop_nested([whole, twin])) == 1  # two equal boxes: one stays

@@ -358,3 +358,17 @@ def test_a_model_without_detection_outputs_is_refused_at_start(tmp_path):
     path.write_bytes(builder.Output())
     with pytest.raises(BackendUnavailable, match=r"classifier\.tflite \(proposer\.model\).*1 outputs"):
         TfliteProposer(TfliteProposerConfig(type="tflite", model=path))
+
+
+def test_small_distant_plate_is_proposed():
+    # A plate drawn large and shrunk by area averaging, as a camera blurs it: glyphs about 6 px tall at
+    # the proposer's width (a 1080p plate about 17 px tall, still readable at full resolution).
+    rng = np.random.default_rng(3)
+    big = np.full((60, 240, 3), 230, np.uint8)
+    cv2.putText(big, "KT 4821", (10, 47), cv2.FONT_HERSHEY_SIMPLEX, 1.45, (25, 25, 25), 4)
+    small = cv2.resize(big, (48, 12), interpolation=cv2.INTER_AREA)
+    image = np.clip(rng.normal(95, 10, (540, 960, 3)), 0, 255).astype(np.uint8)
+    image[400:412, 500:548] = small
+    regions = CpuProposer(CpuProposerConfig()).propose(image)
+    truth = BBox(x1=500, y1=400, x2=548, y2=412)
+    assert max((r.box.iou(truth) for r in regions), default=0.0) >= 0.3

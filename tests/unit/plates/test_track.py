@@ -127,3 +127,28 @@ def test_interleaved_partial_reads_of_one_plate_are_one_track():
     cfg = PlateSettings(min_chars=4)
     assert len(merge_tracks([full, cut], cfg)) == 1
     assert len(merge_tracks([full, elsewhere], cfg)) == 2
+
+
+def test_a_narrow_partial_read_amid_jittery_widths_joins_its_plate() -> None:
+    # A slowly receding plate whose detected width jitters by a tenth; one frame reads only part of it
+    # on a box two thirds as wide. Judged from the last two widths alone the plate would be growing fast.
+    widths = [99, 117, 0, 109, 104, 111]
+    reads = [
+        read("DN54BEL", 1.0, t=i / FPS, box=box(940, 610, w))
+        for i, w in enumerate(widths)
+        if w  # the gap is the partial read's frame
+    ]
+    partial = read("DN54E", 0.97, t=2 / FPS, box=(881, 606, 949, 627))
+    tracks = build_tracks([*reads, partial], CFG)
+    assert len(tracks) == 1
+    assert texts(tracks[0]) == {"DN54BEL", "DN54E"}
+
+
+def test_a_stray_read_in_a_partial_track_does_not_keep_it_apart() -> None:
+    # The plate enters at the left edge (only its end is read), a read of texture lands in the same
+    # frame and joins the later, full reads: the stray read's frame does not prove two plates.
+    edge = [read("NV56", 1.0, t=0.0, box=(18, 668, 114, 703)), read("5RNV56", 1.0, t=0.1, box=(0, 658, 158, 690))]
+    stray = read("ONO", 0.6, t=0.0, box=(300, 400, 360, 420))
+    full = [read("5RNV56", 1.0, t=0.55 + i / FPS, box=box(230 + 60 * i, 630, 128)) for i in range(4)]
+    merged = merge_tracks([edge, [stray, *full]], CFG)
+    assert len(merged) == 1
