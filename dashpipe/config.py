@@ -182,6 +182,7 @@ PLATE_REGIONS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
             r"^[0-9]{3,4}[A-Z]{2}$",
             r"^[0-9]{1,2}[A-Z][0-9]{3,5}$",
             r"^[A-Z][0-9]{5,6}$",
+            r"^[A-Z]{2}[0-9][A-Z][0-9][A-Z]$",  # Missouri
             r"^[0-9]{4,7}$",
         ),
         # On most US plates the letter O and the digit 0 share one glyph.

@@ -22,7 +22,7 @@ from dashpipe.stages.archive import report_entry, rows_for
 from dashpipe.stages.preprocess import select_frames
 from dashpipe.storage import atomic_write, move_file, video_id_for
 from dashpipe.types import HeavyResult, PreprocessResult, VideoJob
-from dashpipe.video import BadVideo, SmallVideoWriter, iter_lowres, probe, read_frames
+from dashpipe.video import BackgroundWriter, BadVideo, SmallVideoWriter, iter_lowres, probe, read_frames
 
 log = logging.getLogger("dashpipe")
 
@@ -111,13 +111,15 @@ def heavy_job(rt: Runtime, job: VideoJob, progress: Progress = _noop) -> VideoJo
     video_path = rt.store.work_video(job.video_id)
     video_path.parent.mkdir(parents=True, exist_ok=True)
     tmp_video = video_path.with_name(".video.part.mp4")
-    writer = SmallVideoWriter(
-        tmp_video,
-        rt.settings.archive.video_width,
-        pre.info.width,
-        pre.info.height,
-        pre.info.fps,
-        rt.settings.archive.video_crf,
+    writer = BackgroundWriter(
+        SmallVideoWriter(
+            tmp_video,
+            rt.settings.archive.video_width,
+            pre.info.width,
+            pre.info.height,
+            pre.info.fps,
+            rt.settings.archive.video_crf,
+        )
     )
     total = max(pre.info.frames_total, 1)
 
@@ -142,6 +144,8 @@ def heavy_job(rt: Runtime, job: VideoJob, progress: Progress = _noop) -> VideoJo
     except BadVideo as exc:
         tmp_video.unlink(missing_ok=True)
         return _failed(job, str(exc))
+    finally:
+        writer.stop()
     tmp_video.replace(video_path)
     crops_dir = rt.store.work_crops(job.video_id)
     for name, jpg in crops.items():

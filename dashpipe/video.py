@@ -8,6 +8,8 @@ footage stays aligned with GPS.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -233,11 +235,19 @@ class SmallVideoWriter:
         self.frames = 0
 
     def add(self, pts_s: float, frame: av.VideoFrame) -> None:
+        self.encode(self.shrink(pts_s, frame))
+
+    def shrink(self, pts_s: float, frame: av.VideoFrame) -> av.VideoFrame:
+        """The frame at the archive size, timed (libswscale; see BackgroundWriter for why it stays on the
+        decoding thread)."""
         small = frame.reformat(width=self.width, height=self.height, format="yuv420p", interpolation="AREA")
         pts = max(int(round(pts_s * 90_000)), self._last_pts + 1)
         small.pts = pts
         small.time_base = Fraction(1, 90_000)
         self._last_pts = pts
+        return small
+
+    def encode(self, small: av.VideoFrame) -> None:
         for packet in self._stream.encode(small):
             self._container.mux(packet)
         self.frames += 1
@@ -246,3 +256,86 @@ class SmallVideoWriter:
         for packet in self._stream.encode(None):
             self._container.mux(packet)
         self._container.close()
+
+
+class BackgroundWriter:
+    """A SmallVideoWriter that shrinks and encodes on a thread of its own.
+
+    Both release the GIL, so the archive copy is made while the caller's thread detects and reads
+    plates instead of before it. Planar 4:2:0 frames are shrunk there with OpenCV's area filter on
+    views of the decoder's planes (the frame is held until then); libswscale is kept on the
+    caller's thread for other formats, because scaling a decoder's frame while that decoder works
+    on another thread was seen to deadlock. ``close`` finishes the file; ``stop`` (safe after
+    ``close``, or instead of it on failure) ends the thread without finishing the file.
+    """
+
+    def __init__(self, writer: SmallVideoWriter, depth: int = 8) -> None:
+        self.writer = writer
+        self._queue: queue.Queue[_Pending | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._last_pts = -1
+        self._thread = threading.Thread(target=self._run, name="archive-video", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self.writer.encode(item.small())
+                except BaseException as exc:  # raised again on the caller's thread
+                    self._error = exc
+
+    def add(self, pts_s: float, frame: av.VideoFrame) -> None:
+        if self._error is not None:
+            raise self._error
+        if frame.format.name in ("yuv420p", "yuvj420p") and frame.width % 2 == 0 and frame.height % 2 == 0:
+            pts = max(int(round(pts_s * 90_000)), self._last_pts + 1)
+            self._last_pts = pts
+            planes = tuple(_plane(frame, k) for k in range(3))
+            self._queue.put(_Pending(frame, planes, pts, self.writer.width, self.writer.height))
+        else:
+            small = self.writer.shrink(pts_s, frame)
+            self._queue.put(_Pending(small, (), small.pts or 0, small.width, small.height))
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def close(self) -> None:
+        self.stop()
+        if self._error is not None:
+            raise self._error
+        self.writer.close()
+
+
+def _plane(frame: av.VideoFrame, k: int) -> np.ndarray:
+    plane = frame.planes[k]
+    w = frame.width if k == 0 else frame.width // 2
+    return np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(plane.height, plane.line_size)[:, :w]
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A frame waiting for the archive encoder: either views of its planes to shrink, or already small."""
+
+    frame: av.VideoFrame  # keeps the planes' memory alive
+    planes: tuple[np.ndarray, ...]
+    pts: int
+    width: int
+    height: int
+
+    def small(self) -> av.VideoFrame:
+        if not self.planes:
+            return self.frame
+        w, h = self.width, self.height
+        out = np.empty((h * 3 // 2, w), np.uint8)
+        out[:h] = cv2.resize(self.planes[0], (w, h), interpolation=cv2.INTER_AREA)
+        quarter = (h // 2) * (w // 2)
+        chroma = out[h:].reshape(-1)
+        chroma[:quarter] = cv2.resize(self.planes[1], (w // 2, h // 2), interpolation=cv2.INTER_AREA).reshape(-1)
+        chroma[quarter:] = cv2.resize(self.planes[2], (w // 2, h // 2), interpolation=cv2.INTER_AREA).reshape(-1)
+        small = av.VideoFrame.from_ndarray(out, format="yuv420p")
+        small.pts = self.pts
+        small.time_base = Fraction(1, 90_000)
+        return small

@@ -296,6 +296,8 @@ def _result(decoded: _Decoded, line: _Line, width: int) -> _Read:
         confs = [confs[k] for k in keep]
     doubtful = len(chars) < len(decoded.text) or min(decoded.confidences, default=0.0) < RETRY_BELOW
     if not chars:
-        return _Read(OcrResult(text="", confidence=0.0), doubtful=True)
+        # Nothing seen at all is texture, not a plate another margin would bring out: only a read
+        # whose characters were all dropped as foreign is worth a second look.
+        return _Read(OcrResult(text="", confidence=0.0), doubtful=bool(decoded.text))
     result = OcrResult(text="".join(chars), confidence=float(np.mean(confs)), char_confidences=tuple(confs))
     return _Read(result, doubtful)

@@ -2,7 +2,16 @@ import av
 import numpy as np
 import pytest
 
-from dashpipe.video import BadVideo, SmallVideoWriter, iter_lowres, probe, read_frames, shrink
+from dashpipe.video import (
+    BackgroundWriter,
+    BadVideo,
+    SmallVideoWriter,
+    _decode,
+    iter_lowres,
+    probe,
+    read_frames,
+    shrink,
+)
 
 
 def write_clip(path, n=20, w=320, h=240, fps=25):
@@ -93,3 +102,30 @@ def test_lowres_detail_without_frames(tmp_path):
     assert frames[0].detail.shape == (120, 160) and frames[0].luma.shape == (60, 80)
     assert frames[0].gray(160) is frames[0].detail
     assert frames[0].bgr(160).shape == (120, 160, 3)  # grey in three channels when no frame is kept
+
+
+def test_background_writer_keeps_every_frame_and_its_colours(tmp_path):
+    src = tmp_path / "colour.mp4"
+    with av.open(str(src), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 320, 240, "yuv420p"
+        for i in range(30):
+            img = np.zeros((240, 320, 3), np.uint8)
+            img[:, :160] = (0, 0, 230)  # red left half (BGR)
+            img[:, 160:] = (230, 0, 0) if i % 2 else (0, 200, 0)  # blue or green right half
+            for p in s.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    writer = BackgroundWriter(SmallVideoWriter(tmp_path / "small.mp4", 160, 320, 240, 25.0, 18))
+    for _index, pts_s, frame in _decode(src):
+        writer.add(pts_s, frame)
+    writer.close()
+    writer.stop()  # safe after close
+    info = probe(tmp_path / "small.mp4")
+    assert (info.width, info.height, info.frames_total) == (160, 120, 30)
+    got = [img for _i, _t, img in read_frames(tmp_path / "small.mp4", [0, 1])]
+    left, right0, right1 = got[0][60, 30], got[0][60, 130], got[1][60, 130]
+    assert left[2] > 180 and left[0] < 60  # still red
+    assert right0[1] > 150 and right0[2] < 80  # green
+    assert right1[0] > 180 and right1[1] < 80  # blue: the chroma planes were not swapped
