@@ -1,6 +1,6 @@
 """Plate reading, measured end to end and part by part, beside the peers' published figures.
 
-    python bench/plates.py [--skip-multi] [--seeds 101 202 303] [--seconds 30]
+    python bench/plates.py [--skip-multi | --multi-only] [--seeds 101 202 303] [--seconds 30]
 
 Sections (each skips with a message where ../shared/data is absent):
   1. OCR only on openalpr-us-crops (751 real US plate crops): exact, within one character, ms per crop.
@@ -128,9 +128,14 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[101, 202, 303])
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--skip-multi", action="store_true")
+    ap.add_argument("--multi-only", action="store_true", help="only section 4 (rendered clips)")
     args = ap.parse_args()
     # The photos are of US plates: read them as a US user would (plates.region: us).
     settings = Settings(plates={"region": "us"})
+    if args.multi_only:
+        print(f"## 4. Multi-frame on rendered clips ({args.seconds:g} s each)")
+        _print(multi_frame_rows(args.seeds, args.seconds))
+        return
     print("## 1. OCR only")
     try:
         from bench.ocr_bench import ocr_table
