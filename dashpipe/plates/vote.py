@@ -20,7 +20,7 @@ from dashpipe.plates.text import clean_text, edit_distance, fold_glyphs, normali
 from dashpipe.types import PlateRead
 
 MIN_QUALITY_WEIGHT = 0.5  # the worst crop of a track still counts this much of the best one
-SHORT_READ_SILENCE = 0.6  # weight of "no character here" from a read that ends before the slot
+SHORT_READ_SILENCE = 0.45  # weight of "no character here" from a read that ends before the slot
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ CROP_JPEG_QUALITY = 92
 MIN_READ_CHARS = 3
 SURE_ALONE_CHARS = 5  # a lone read this long (short texts are too often fragments) ...
 SURE_ALONE_CHAR_SLACK = 0.1  # ... whose weakest character is at most this far below the bar
+SURE_ALONE_SIDE_HEIGHTS = 3.0  # ... and whose box is at least this many box heights from the sides
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,12 +197,22 @@ def read_plates(
     return FrameReads(reads, crops)
 
 
-def _sure_alone(track: Sequence[PlateRead], cfg: PlateSettings) -> bool:
-    """Too few reads to vote, but one so clear it stands alone (a car passing in well under a second)."""
+def _sure_alone(track: Sequence[PlateRead], cfg: PlateSettings, frame_width: int) -> bool:
+    """Too few reads to vote, but one so clear it stands alone (a car passing in well under a second).
+
+    Not near the picture's sides: a plate entering or leaving is read from the part in view, and the
+    gap of a two-part plate (a dash, an emblem) can end its box well inside the picture.
+    """
+
+    def clear_of_sides(r: PlateRead) -> bool:
+        margin = SURE_ALONE_SIDE_HEIGHTS * r.box.height
+        return r.box.x1 >= margin and r.box.x2 <= frame_width - margin
+
     return any(
         len(r.text) >= SURE_ALONE_CHARS
         and r.confidence >= cfg.single_read_confidence
         and min(r.char_confidences, default=0.0) >= cfg.single_read_confidence - SURE_ALONE_CHAR_SLACK
+        and clear_of_sides(r)
         for r in track
         if r.ocr and not r.clipped
     )
@@ -272,7 +283,7 @@ def sightings_from_reads(
     for track in build_tracks(plausible, cfg, cfg.fold):
         if all(r.clipped for r in track):
             continue  # only ever seen cut by the frame's edge
-        if len(track) < cfg.min_reads and not _sure_alone(track, cfg):
+        if len(track) < cfg.min_reads and not _sure_alone(track, cfg, frame_size[0]):
             continue
         voted = vote(track, cfg, cfg.fold)
         if not voted.text or voted.confidence < cfg.report_confidence or not is_plausible(voted.text, cfg):

@@ -81,11 +81,13 @@ def test_a_lone_read_stands_only_when_it_is_long_and_sure():
         )
 
     cfg = PlateSettings()
-    assert _sure_alone([read("AGCR2944", 0.99, 0.95)], cfg)
-    assert not _sure_alone([read("NR31", 0.99, 0.99)], cfg)  # short: too often a fragment
-    assert not _sure_alone([read("AGCR2944", 0.99, 0.6)], cfg)  # one unsure character
-    assert not _sure_alone([read("AGCR2944", 0.99, 0.99, clipped=True)], cfg)
-    assert not _sure_alone([read("AGCR2944", 0.99, 0.99)], PlateSettings(single_read_confidence=1.0))
+    assert _sure_alone([read("AGCR2944", 0.99, 0.95)], cfg, 1920)
+    assert not _sure_alone([read("NR31", 0.99, 0.99)], cfg, 1920)  # short: too often a fragment
+    assert not _sure_alone([read("AGCR2944", 0.99, 0.6)], cfg, 1920)  # one unsure character
+    assert not _sure_alone([read("AGCR2944", 0.99, 0.99, clipped=True)], cfg, 1920)
+    assert not _sure_alone([read("AGCR2944", 0.99, 0.99)], PlateSettings(single_read_confidence=1.0), 1920)
+    # 100 px from the left side is 3.3 box heights: clear; a picture 260 px wide leaves 60 px on the right
+    assert not _sure_alone([read("AGCR2944", 0.99, 0.99)], cfg, 260)
 
 
 def test_a_read_inside_a_larger_read_of_the_same_frame_is_dropped():
