@@ -49,7 +49,7 @@ def end_to_end_rows(settings: Settings) -> list[tuple[str, str]]:
     proposer = build_proposer(settings.proposer)
     detector = build_detector(settings.detector)
     reader = build_reader(settings.ocr)
-    hits, times = 0, []
+    hits, label_hits, times, widths = 0, 0, [], []
     for s in samples:
         t = time.perf_counter()
         h, w = s.image.shape[:2]
@@ -65,6 +65,14 @@ def end_to_end_rows(settings: Settings) -> list[tuple[str, str]]:
         truth = fold_glyphs(s.text, cfg.fold)
         if any(p.box.iou(s.plate) >= 0.3 and t == truth for p, t in zip(plates, texts)):
             hits += 1
+        on_plate = [p for p in plates if p.box.iou(s.plate) >= 0.3]
+        if on_plate:  # how wide the detector cuts, against the labelled plate
+            widths.append(max(on_plate, key=lambda p: p.box.iou(s.plate)).box.width / max(s.plate.width, 1.0))
+        # The reader alone, on the labelled box: what perfect boxes would give.
+        given = reader.read([extract_crop(s.image, s.plate)])[0]
+        if fold_glyphs(clean_text(given.text, cfg.formats, given.char_confidences, cfg.fold), cfg.fold) == truth:
+            label_hits += 1
+    ratios = sorted(widths)
     return [
         (
             "end to end on openalpr-us: labelled plate read exactly",
@@ -73,6 +81,14 @@ def end_to_end_rows(settings: Settings) -> list[tuple[str, str]]:
         (
             "end to end ms per photo (mean / p95)",
             f"{statistics.mean(times):.0f} / {sorted(times)[int(0.95 * len(times))]:.0f}",
+        ),
+        (
+            "detector box width / labelled width (median / upper quartile)",
+            f"{statistics.median(ratios):.2f} / {ratios[3 * len(ratios) // 4]:.2f}" if ratios else "no boxes",
+        ),
+        (
+            "reader alone on the labelled boxes: read exactly",
+            f"{label_hits}/{len(samples)} = {label_hits / len(samples):.1%}",
         ),
     ]
 
@@ -132,26 +148,24 @@ def main() -> None:
     args = ap.parse_args()
     # The photos are of US plates: read them as a US user would (plates.region: us).
     settings = Settings(plates={"region": "us"})
-    if args.multi_only:
-        print(f"## 4. Multi-frame on rendered clips ({args.seconds:g} s each)")
-        _print(multi_frame_rows(args.seeds, args.seconds))
-        return
-    print("## 1. OCR only")
-    try:
-        from bench.ocr_bench import ocr_table
+    if not args.multi_only:
+        print("## 1. OCR only")
+        try:
+            from bench.ocr_bench import ocr_table
 
-        print(ocr_table())
-    except ImportError as exc:
-        print(f"skipped: {exc}")
-    print("\n## 2. Proposals and refinement")
-    print(format_table(bench_rows()) if DATA.is_dir() else f"skipped: {DATA} not found")
-    print("\n## 3. End to end on photos")
-    _print(end_to_end_rows(settings))
+            print(ocr_table())
+        except ImportError as exc:
+            print(f"skipped: {exc}")
+        print("\n## 2. Proposals and refinement")
+        print(format_table(bench_rows()) if DATA.is_dir() else f"skipped: {DATA} not found")
+        print("\n## 3. End to end on photos")
+        _print(end_to_end_rows(settings))
     if not args.skip_multi:
-        print("\n## 4. Multi-frame on rendered clips")
+        print(f"\n## 4. Multi-frame on rendered clips ({args.seconds:g} s each)")
         _print(multi_frame_rows(args.seeds, args.seconds))
-    print("\n## Peers")
-    _print(PEERS)
+    if not args.multi_only:
+        print("\n## Peers")
+        _print(PEERS)
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ class CpuProposerConfig(Section):
         0.05,
         ge=0.0,
         le=1.0,
-        description="Plate-likeness (0..1) below which a glyph row is not proposed; real plates score 0.1 and up.",
+        description="Plate-likeness (0..1) below which a glyph row is not proposed (texture scores lower than plates).",
     )
 
 

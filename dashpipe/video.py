@@ -139,8 +139,7 @@ def shrink(gray: np.ndarray, width: int) -> np.ndarray:
 
 def _luma(frame: av.VideoFrame, width: int) -> np.ndarray:
     if frame.format.name in _PLANAR_8BIT:
-        plane = frame.planes[0]
-        full = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(plane.height, plane.line_size)[:, : frame.width]
+        full = _plane(frame, 0)
         return full.copy() if frame.width == width else shrink(full, width)
     height = _even(frame.height * width / frame.width)
     return frame.to_ndarray(width=width, height=height, format="gray")
@@ -241,11 +240,14 @@ class SmallVideoWriter:
         """The frame at the archive size, timed (libswscale; see BackgroundWriter for why it stays on the
         decoding thread)."""
         small = frame.reformat(width=self.width, height=self.height, format="yuv420p", interpolation="AREA")
-        pts = max(int(round(pts_s * 90_000)), self._last_pts + 1)
-        small.pts = pts
+        small.pts = self.next_pts(pts_s)
         small.time_base = Fraction(1, 90_000)
-        self._last_pts = pts
         return small
+
+    def next_pts(self, pts_s: float) -> int:
+        """The archive's time stamp for a frame at ``pts_s``: 90 kHz, strictly increasing."""
+        self._last_pts = max(int(round(pts_s * 90_000)), self._last_pts + 1)
+        return self._last_pts
 
     def encode(self, small: av.VideoFrame) -> None:
         for packet in self._stream.encode(small):
@@ -273,7 +275,6 @@ class BackgroundWriter:
         self.writer = writer
         self._queue: queue.Queue[_Pending | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
-        self._last_pts = -1
         self._thread = threading.Thread(target=self._run, name="archive-video", daemon=True)
         self._thread.start()
 
@@ -289,9 +290,8 @@ class BackgroundWriter:
         if self._error is not None:
             raise self._error
         if frame.format.name in ("yuv420p", "yuvj420p") and frame.width % 2 == 0 and frame.height % 2 == 0:
-            pts = max(int(round(pts_s * 90_000)), self._last_pts + 1)
-            self._last_pts = pts
             planes = tuple(_plane(frame, k) for k in range(3))
+            pts = self.writer.next_pts(pts_s)
             self._queue.put(_Pending(frame, planes, pts, self.writer.width, self.writer.height))
         else:
             small = self.writer.shrink(pts_s, frame)
@@ -310,9 +310,9 @@ class BackgroundWriter:
 
 
 def _plane(frame: av.VideoFrame, k: int) -> np.ndarray:
+    """A view (no copy) of one 8-bit plane without its row padding; valid while ``frame`` lives."""
     plane = frame.planes[k]
-    w = frame.width if k == 0 else frame.width // 2
-    return np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(plane.height, plane.line_size)[:, :w]
+    return np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
 
 
 @dataclass(frozen=True, slots=True)

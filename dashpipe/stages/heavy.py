@@ -112,9 +112,8 @@ def read_frame(
     settled = [c is not None and c.streak >= SETTLE_READS and c.streak % SETTLE_RECHECK != 0 for c in links]
     asked = [i for i, done in enumerate(settled) if not done]
     answers = dict(zip(asked, reader.read([to_read[i] for i in asked])))
-    reads: list[PlateRead] = []
-    jpegs: dict[PlateRead, bytes] = {}
     height, width = image.shape[:2]
+    found: list[tuple[PlateRead, np.ndarray, _Chain | None]] = []
     for i, (plate, crop, chain) in enumerate(zip(plates, to_read, links)):
         if i in answers:
             res = answers[i]
@@ -137,19 +136,26 @@ def read_frame(
             clipped=_at_edge(plate.box, width, height),
             ocr=ocr,
         )
-        sure = conf >= SETTLE_CONFIDENCE
+        found.append((read, crop, chain))
+    whole = {id(r) for r in drop_nested([r for r, _, _ in found])}
+    reads: list[PlateRead] = []
+    jpegs: dict[PlateRead, bytes] = {}
+    for read, crop, chain in found:
+        if id(read) not in whole:
+            continue
+        sure = read.confidence >= SETTLE_CONFIDENCE
         if chain is None:
             chains.append(_Chain(read, 1 if sure else 0))
         else:
-            chain.streak = chain.streak + 1 if sure and text == chain.last.text else (1 if sure else 0)
+            same = read.text == chain.last.text
+            chain.streak = chain.streak + 1 if sure and same else (1 if sure else 0)
             chain.last = read
         reads.append(read)
         ok, jpg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, CROP_JPEG_QUALITY])
         if ok:
             jpegs[read] = jpg.tobytes()
     chains[:] = [c for c in chains if frame.pts_s - c.last.t_s <= SETTLE_GAP_S]
-    kept = drop_nested(reads)
-    return FrameReads(kept, {r: jpegs[r] for r in kept if r in jpegs})
+    return FrameReads(reads, jpegs)
 
 
 NESTED_SHARE = 0.6  # of a read's box inside another read's box in the same frame
@@ -162,15 +168,9 @@ def drop_nested(reads: Sequence[PlateRead]) -> list[PlateRead]:
     that plate (half its characters, a sticker, a frame screw row) and its text a fragment that
     would otherwise start a plate entry of its own.
     """
-
-    def inside(small: BBox, big: BBox) -> bool:
-        iw = max(0.0, min(small.x2, big.x2) - max(small.x1, big.x1))
-        ih = max(0.0, min(small.y2, big.y2) - max(small.y1, big.y1))
-        return iw * ih >= NESTED_SHARE * small.area
-
     kept: list[PlateRead] = []
     for r in sorted(reads, key=lambda r: (len(r.text), r.box.area, r.confidence), reverse=True):
-        if not any(inside(r.box, k.box) for k in kept):
+        if not any(r.box.intersection(k.box) >= NESTED_SHARE * r.box.area for k in kept):
             kept.append(r)
     chosen = {id(r) for r in kept}
     return [r for r in reads if id(r) in chosen]
