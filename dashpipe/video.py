@@ -21,6 +21,7 @@ import av.error
 import cv2
 import numpy as np
 
+from dashpipe.read_ahead import read_ahead
 from dashpipe.types import VideoInfo
 
 
@@ -184,8 +185,13 @@ def iter_lowres(path: Path, width: int, detail_width: int | None = None, keep_fr
 
     With ``detail_width`` each frame also carries its luma at that width, and the small luma is
     shrunk from it (cheaper than from the full frame twice). ``keep_frame=False`` lets the decoder
-    reuse its buffers at once, which it cannot while a stage holds on to its frames.
+    reuse its buffers at once, which it cannot while a stage holds on to its frames. Decoding and
+    shrinking run ahead of the caller on a thread of their own (``read_ahead``).
     """
+    return read_ahead(_lowres(path, width, detail_width, keep_frame), name="decode")
+
+
+def _lowres(path: Path, width: int, detail_width: int | None, keep_frame: bool) -> Iterator[LowFrame]:
     for index, pts_s, frame in _decode(path):
         if detail_width is not None:
             detail = _luma(frame, detail_width)
