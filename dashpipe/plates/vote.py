@@ -55,26 +55,44 @@ def _quality_weights(reads: Sequence[PlateRead]) -> list[float]:
     return [MIN_QUALITY_WEIGHT + (1.0 - MIN_QUALITY_WEIGHT) * s / top for s in scores]
 
 
+def _table(pivot: str, other: str) -> tuple[list[list[float]], int]:
+    """Edit distances of pivot prefixes to ``other`` prefixes, where ``other`` missing the pivot's
+    first or last characters costs SHORT_READ_SILENCE each (a read that stops short is more often a
+    partial view than a misread: the slot vote discounts it the same way); and the pivot length
+    after which ``other`` ends (the rest of the pivot is its missing tail)."""
+    n, m = len(pivot), len(other)
+    d = [[0.0] * (m + 1) for _ in range(n + 1)]
+    for j in range(m + 1):
+        d[0][j] = float(j)
+    for i in range(1, n + 1):
+        d[i][0] = i * SHORT_READ_SILENCE
+        for j in range(1, m + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (pivot[i - 1] != other[j - 1]))
+    end = min(range(n + 1), key=lambda i: (d[i][m] + (n - i) * SHORT_READ_SILENCE, -i))
+    return d, end
+
+
+def _partial_distance(pivot: str, other: str) -> float:
+    d, end = _table(pivot, other)
+    return d[end][len(other)] + (len(pivot) - end) * SHORT_READ_SILENCE
+
+
+def _same(a: float, b: float) -> bool:
+    return abs(a - b) < 1e-9
+
+
 def _alignment(pivot: str, other: str) -> tuple[list[str], list[str]]:
     """``other`` laid on ``pivot``: what it has at each pivot position ("" for nothing) and what
     it has in each of the len(pivot)+1 gaps before, between and after them."""
-    n, m = len(pivot), len(other)
-    d = [[0] * (m + 1) for _ in range(n + 1)]
-    for i in range(n + 1):
-        d[i][0] = i
-    for j in range(m + 1):
-        d[0][j] = j
-    for i in range(1, n + 1):
-        for j in range(1, m + 1):
-            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (pivot[i - 1] != other[j - 1]))
-    at = [""] * n
-    gaps = [""] * (n + 1)
-    i, j = n, m
+    d, i = _table(pivot, other)
+    j = len(other)
+    at = [""] * len(pivot)
+    gaps = [""] * (len(pivot) + 1)
     while i > 0 or j > 0:
-        if i > 0 and j > 0 and d[i][j] == d[i - 1][j - 1] + (pivot[i - 1] != other[j - 1]):
+        if i > 0 and j > 0 and _same(d[i][j], d[i - 1][j - 1] + (pivot[i - 1] != other[j - 1])):
             at[i - 1] = other[j - 1]
             i, j = i - 1, j - 1
-        elif i > 0 and d[i][j] == d[i - 1][j] + 1:
+        elif i > 0 and _same(d[i][j], d[i - 1][j] + (1.0 if j > 0 else SHORT_READ_SILENCE)):
             i -= 1  # pivot character missing from other
         else:
             gaps[i] = other[j - 1] + gaps[i]
@@ -83,12 +101,14 @@ def _alignment(pivot: str, other: str) -> tuple[list[str], list[str]]:
 
 
 def _pivot(ballots: Sequence[_Ballot]) -> str:
-    """The text with the least weighted edit distance to all ballots (ties: the heavier text)."""
+    """The text the ballots are most likely views of: least weighted distance to all of them, a
+    cut-off read counting less against a longer text (ties: the heavier text). Picking it by plain
+    edit distance let two partial views outvote the one whole read they are both parts of."""
     weight: dict[str, float] = defaultdict(float)
     for b in ballots:
         weight[b.text] += b.weight * b.confidence
     texts = list(weight)
-    return min(texts, key=lambda t: (sum(weight[o] * edit_distance(t, o) for o in texts), -weight[t]))
+    return min(texts, key=lambda t: (sum(weight[o] * _partial_distance(t, o) for o in texts), -weight[t]))
 
 
 @dataclass
@@ -131,7 +151,8 @@ def vote_texts(ballots: Sequence[_Ballot]) -> tuple[str, tuple[float, ...], tupl
     pivot = _pivot(ballots)
     total = sum(b.weight * b.confidence for b in ballots)
     slots = [_Slot() for _ in range(2 * len(pivot) + 1)]  # gap, char, gap, char, ..., gap
-    for b in ballots:
+    # The pivot's reads go first, so a tie between candidates at a slot goes to the pivot's character.
+    for b in sorted(ballots, key=lambda b: b.text != pivot):
         at, gaps = _alignment(pivot, b.text)
         held = [i for i, c in enumerate(at) if c]
         first, last = (held[0], held[-1]) if held else (len(pivot), -1)

@@ -129,3 +129,14 @@ def test_reads_of_a_plate_cut_by_the_frame_edge_lose_to_whole_views():
     ]
     assert vote(cut + whole, PlateSettings()).text == "LP465RZ"
     assert vote(cut, PlateSettings()).text == "465RZ"  # nothing better seen: the partial read stands
+
+
+def test_two_partial_views_do_not_outvote_the_whole_read_they_are_parts_of() -> None:
+    # A receding plate: one frame read all of it, the others lost its end or misread a glyph there.
+    reads = [read("1GGKC", t=0.0), read("1GGK08", t=0.1), read("1GGK", t=0.2)]
+    assert vote(reads, CFG).text == "1GGK08"
+
+
+def test_a_stray_end_character_in_one_read_still_loses_to_the_others() -> None:
+    reads = [read("ABC123"), read("ABC123"), read("ABC123"), read("ABC123I")]
+    assert vote(reads, CFG).text == "ABC123"
