@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from fractions import Fraction
@@ -185,20 +186,18 @@ def iter_lowres(path: Path, width: int, detail_width: int | None = None, keep_fr
 
     With ``detail_width`` each frame also carries its luma at that width, and the small luma is
     shrunk from it (cheaper than from the full frame twice). ``keep_frame=False`` lets the decoder
-    reuse its buffers at once, which it cannot while a stage holds on to its frames. Decoding and
-    shrinking run ahead of the caller on a thread of their own (``read_ahead``).
+    reuse its buffers at once, which it cannot while a stage holds on to its frames. Decoding runs
+    ahead of the caller on a thread of its own (``read_ahead``); shrinking stays on the caller's, so
+    that thread does nothing but keep the decoder's threads fed.
     """
-    return read_ahead(_lowres(path, width, detail_width, keep_frame), name="decode")
-
-
-def _lowres(path: Path, width: int, detail_width: int | None, keep_frame: bool) -> Iterator[LowFrame]:
-    for index, pts_s, frame in _decode(path):
-        if detail_width is not None:
-            detail = _luma(frame, detail_width)
-            luma = shrink(detail, width)
-        else:
-            detail, luma = None, _luma(frame, width)
-        yield LowFrame(index=index, pts_s=pts_s, luma=luma, detail=detail, frame=frame if keep_frame else None)
+    with closing(read_ahead(_decode(path), name="decode")) as decoded:
+        for index, pts_s, frame in decoded:
+            if detail_width is not None:
+                detail = _luma(frame, detail_width)
+                luma = shrink(detail, width)
+            else:
+                detail, luma = None, _luma(frame, width)
+            yield LowFrame(index=index, pts_s=pts_s, luma=luma, detail=detail, frame=frame if keep_frame else None)
 
 
 def read_frames(

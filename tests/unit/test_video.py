@@ -129,3 +129,13 @@ def test_background_writer_keeps_every_frame_and_its_colours(tmp_path):
     assert left[2] > 180 and left[0] < 60  # still red
     assert right0[1] > 150 and right0[2] < 80  # green
     assert right1[0] > 180 and right1[1] < 80  # blue: the chroma planes were not swapped
+
+
+def test_lowres_decode_stopped_early_ends_its_decoding_thread(tmp_path):
+    import threading
+
+    clip = write_clip(tmp_path / "c.mp4", n=60)
+    frames = iter_lowres(clip, 160)
+    assert [next(frames).index for _ in range(3)] == [0, 1, 2]
+    frames.close()
+    assert not any(t.name == "decode" for t in threading.enumerate())
