@@ -1,4 +1,4 @@
-"""The database the web UI reads: one row per video, one per plate sighting, the drive track.
+"""The database behind search, status and export: one row per video, one per plate sighting, the drive track.
 
 Writes replace a video's rows in one transaction, so a redelivered archive task leaves exactly
 one set of rows. SQLite by default; any SQLAlchemy URL (PostgreSQL with the ``postgres`` extra).

@@ -1,6 +1,6 @@
 """Sightings and drive tracks as text: CSV, GeoJSON, GPX, KML.
 
-Pure functions (rows in, a string out) so the ``export`` command, the web UI and tests share
+Pure functions (rows in, a string out) so the ``export`` command, any other front end and tests share
 them. Coordinates are WGS84 degrees; GeoJSON and KML write longitude first, as their
 specifications require. A sighting without a position is still a row in CSV and a feature
 with a null geometry in GeoJSON, but cannot be a GPX waypoint or a KML placemark, so those
