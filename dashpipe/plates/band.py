@@ -4,7 +4,9 @@ US plates (and many others) carry a state name above the number and a slogan bel
 is the row of the tallest characters. Ink blobs of either polarity (dark on light, light on dark)
 are grouped by height and row; the row with the most tall blobs wins. The recogniser then reads
 only that row, and characters it reports that sit on something much smaller (stacked small
-characters) or on a tall emblem at the plate's edge are dropped.
+characters) or beyond the row's ends are dropped. Ink taller than the row at the row's ends is no
+sign of an emblem: on photos it is mostly the plate's frame or the bumper, glued to a real end
+character.
 """
 
 from __future__ import annotations
@@ -29,8 +31,6 @@ ROW_MEMBER_WIDTH = 4.0  # widest such blob (a few touching characters), in row h
 
 SMALL_CHAR = 0.6  # a read character on ink shorter than this share of the row height is not in the row
 NOISE_BLOB = 0.25  # blobs shorter than this share of the row height are ignored as evidence
-TALL_BLOB = 1.3  # an edge character on a blob this much taller than the row is an emblem ...
-TALL_MAX_CONFIDENCE = 0.75  # ... unless the reader was sure of it
 OUTSIDE_MARGIN = 0.2  # an edge character beyond the row's ends by this many row heights ...
 OUTSIDE_MAX_CONFIDENCE = 0.9  # ... is an emblem or a border unless the reader was sure of it
 CHAR_WINDOW = 0.15  # half-width, in row heights, of the column looked at around a character
@@ -151,14 +151,7 @@ def is_foreign_char(band: TextBand, x_centre: float, confidence: float, at_edge:
     if cover and all(b[3] < SMALL_CHAR * h for b in cover) and not _in_frame(band, x_centre, half):
         return True  # stacked or small characters beside the number
     beyond = x_centre < band.x1 - OUTSIDE_MARGIN * h or x_centre > band.x2 + OUTSIDE_MARGIN * h
-    if at_edge and beyond and confidence < OUTSIDE_MAX_CONFIDENCE:
-        return True
-    if not at_edge or confidence >= TALL_MAX_CONFIDENCE:
-        return False
-    if not cover:
-        return False
-    main = max(cover, key=lambda b: min(b[1] + b[3], band.y2) - max(b[1], band.y1))
-    return main[3] > TALL_BLOB * h
+    return at_edge and beyond and confidence < OUTSIDE_MAX_CONFIDENCE
 
 
 def _in_frame(band: TextBand, x_centre: float, half: float) -> bool:
