@@ -187,17 +187,31 @@ def iter_lowres(path: Path, width: int, detail_width: int | None = None, keep_fr
     With ``detail_width`` each frame also carries its luma at that width, and the small luma is
     shrunk from it (cheaper than from the full frame twice). ``keep_frame=False`` lets the decoder
     reuse its buffers at once, which it cannot while a stage holds on to its frames. Decoding runs
-    ahead of the caller on a thread of its own (``read_ahead``); shrinking stays on the caller's, so
-    that thread does nothing but keep the decoder's threads fed.
+    ahead of the caller on a thread of its own (``read_ahead``) that does nothing but keep the
+    decoder's threads fed; shrinking happens on the caller's thread.
     """
-    with closing(read_ahead(_decode(path), name="decode")) as decoded:
-        for index, pts_s, frame in decoded:
+    with closing(read_ahead(_decode_luma(path), name="decode")) as decoded:
+        for index, pts_s, frame, full in decoded:
             if detail_width is not None:
-                detail = _luma(frame, detail_width)
+                detail = _at_width(full, detail_width)
                 luma = shrink(detail, width)
             else:
-                detail, luma = None, _luma(frame, width)
+                detail, luma = None, _at_width(full, width)
             yield LowFrame(index=index, pts_s=pts_s, luma=luma, detail=detail, frame=frame if keep_frame else None)
+
+
+def _decode_luma(path: Path) -> Iterator[tuple[int, float, av.VideoFrame, np.ndarray]]:
+    """``_decode`` with each frame's full-size luma: a view of its plane when it has one, else a grey
+    conversion made here, on the decoding thread (libswscale on a decoder's frame from another thread
+    was seen to deadlock, see BackgroundWriter)."""
+    for index, pts_s, frame in _decode(path):
+        full = _plane(frame, 0) if frame.format.name in _PLANAR_8BIT else frame.to_ndarray(format="gray")
+        yield index, pts_s, frame, full
+
+
+def _at_width(full: np.ndarray, width: int) -> np.ndarray:
+    """A copy of ``full`` at ``width`` (the plane view must not outlive its frame)."""
+    return full.copy() if full.shape[1] == width else shrink(full, width)
 
 
 def read_frames(

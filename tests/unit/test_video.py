@@ -1,3 +1,5 @@
+import itertools
+
 import av
 import numpy as np
 import pytest
@@ -139,3 +141,23 @@ def test_lowres_decode_stopped_early_ends_its_decoding_thread(tmp_path):
     assert [next(frames).index for _ in range(3)] == [0, 1, 2]
     frames.close()
     assert not any(t.name == "decode" for t in threading.enumerate())
+
+
+def test_lowres_decode_of_a_packed_rgb_clip_gives_its_luma(tmp_path):
+    # FFV1 in bgr0 decodes to a packed format without a luma plane: grey comes from a conversion.
+    clip = tmp_path / "rgb.mkv"
+    with av.open(str(clip), "w") as c:
+        s = c.add_stream("ffv1", rate=25)
+        s.width, s.height, s.pix_fmt = 320, 240, "bgr0"
+        for i in range(10):
+            img = np.full((240, 320, 3), 40 + 15 * i, np.uint8)
+            for p in s.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    frames = list(iter_lowres(clip, 160, detail_width=320, keep_frame=False))
+    assert len(frames) == 10
+    assert frames[0].luma.shape == (120, 160) and frames[0].detail is not None
+    means = [float(f.luma.mean()) for f in frames]
+    assert all(b > a for a, b in itertools.pairwise(means))  # each frame brighter than the one before
+    assert abs(means[0] - 40) < 12
