@@ -16,18 +16,24 @@ from dashpipe.video import (
 )
 
 
-def write_clip(path, n=20, w=320, h=240, fps=25):
+def write_frames(path, images, fps=25, codec="libx264", pix_fmt="yuv420p", metadata=None):
+    """A clip of the BGR ``images``."""
+    h, w = images[0].shape[:2]
     with av.open(str(path), "w") as c:
-        s = c.add_stream("libx264", rate=fps)
-        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
-        c.metadata["creation_time"] = "2024-05-06T07:08:09.000000Z"
-        for i in range(n):
-            img = np.full((h, w, 3), (i * 10) % 255, np.uint8)
+        s = c.add_stream(codec, rate=fps)
+        s.width, s.height, s.pix_fmt = w, h, pix_fmt
+        c.metadata.update(metadata or {})
+        for img in images:
             for p in s.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
                 c.mux(p)
         for p in s.encode():
             c.mux(p)
     return path
+
+
+def write_clip(path, n=20, w=320, h=240, fps=25):
+    images = [np.full((h, w, 3), (i * 10) % 255, np.uint8) for i in range(n)]
+    return write_frames(path, images, fps, metadata={"creation_time": "2024-05-06T07:08:09.000000Z"})
 
 
 def test_probe_and_lowres_decode(tmp_path):
@@ -107,18 +113,13 @@ def test_lowres_detail_without_frames(tmp_path):
 
 
 def test_background_writer_keeps_every_frame_and_its_colours(tmp_path):
-    src = tmp_path / "colour.mp4"
-    with av.open(str(src), "w") as c:
-        s = c.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = 320, 240, "yuv420p"
-        for i in range(30):
-            img = np.zeros((240, 320, 3), np.uint8)
-            img[:, :160] = (0, 0, 230)  # red left half (BGR)
-            img[:, 160:] = (230, 0, 0) if i % 2 else (0, 200, 0)  # blue or green right half
-            for p in s.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
+    images = []
+    for i in range(30):
+        img = np.zeros((240, 320, 3), np.uint8)
+        img[:, :160] = (0, 0, 230)  # red left half (BGR)
+        img[:, 160:] = (230, 0, 0) if i % 2 else (0, 200, 0)  # blue or green right half
+        images.append(img)
+    src = write_frames(tmp_path / "colour.mp4", images)
     writer = BackgroundWriter(SmallVideoWriter(tmp_path / "small.mp4", 160, 320, 240, 25.0, 18))
     for _index, pts_s, frame in _decode(src):
         writer.add(pts_s, frame)
@@ -145,16 +146,8 @@ def test_lowres_decode_stopped_early_ends_its_decoding_thread(tmp_path):
 
 def test_lowres_decode_of_a_packed_rgb_clip_gives_its_luma(tmp_path):
     # FFV1 in bgr0 decodes to a packed format without a luma plane: grey comes from a conversion.
-    clip = tmp_path / "rgb.mkv"
-    with av.open(str(clip), "w") as c:
-        s = c.add_stream("ffv1", rate=25)
-        s.width, s.height, s.pix_fmt = 320, 240, "bgr0"
-        for i in range(10):
-            img = np.full((240, 320, 3), 40 + 15 * i, np.uint8)
-            for p in s.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
+    images = [np.full((240, 320, 3), 40 + 15 * i, np.uint8) for i in range(10)]
+    clip = write_frames(tmp_path / "rgb.mkv", images, codec="ffv1", pix_fmt="bgr0")
     frames = list(iter_lowres(clip, 160, detail_width=320, keep_frame=False))
     assert len(frames) == 10
     assert frames[0].luma.shape == (120, 160) and frames[0].detail is not None
