@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from dashpipe.config import CpuDetectorConfig
-from dashpipe.models.cpu_proposer import GlyphRows, find_glyph_rows, nms, to_gray
+from dashpipe.models.cpu_proposer import GlyphRows, binarise, find_glyph_rows, nms, to_gray
 from dashpipe.types import BBox, Region
 
 TARGET_GLYPH_PX = 20  # expected glyph height after rescaling the window (the pyramid covers x0.35..)
@@ -36,6 +36,11 @@ GLYPH_SIDE = 0.8
 # Around a known plate a row may bridge wider gaps than when searching a whole frame: separators
 # ("AB-123-CD", "AB12 CDE") are about a glyph wide.
 DETECTOR_REACH = 1.8
+# A one-glyph group behind a dash ("VN-606-X") stands farther off than the row finder keeps an end
+# glyph; it is looked for up to SEPARATOR_GAP glyph heights past the row's end (in a window reaching
+# SEPARATOR_WINDOW), and the dash must be there.
+SEPARATOR_GAP = 1.6
+SEPARATOR_WINDOW = 2.5
 
 
 def _join_collinear(rows: GlyphRows, best: int) -> tuple[float, float, float, float, float]:
@@ -56,6 +61,44 @@ def _join_collinear(rows: GlyphRows, best: int) -> tuple[float, float, float, fl
                 if (nx1, nx2) != (x1, x2):
                     x1, x2, changed = nx1, nx2, True
     return x1, float(rows.y1[best]), x2, float(rows.y2[best]), float(rows.score[best])
+
+
+def _blob_stats(mask: np.ndarray) -> np.ndarray:
+    """(n, 4) x, y, w, h of the connected components of a 0/1 mask."""
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    return np.asarray(stats[1:, :4], dtype=np.float64)
+
+
+def _past_separator(gray: np.ndarray, x1: float, y1: float, x2: float, y2: float) -> tuple[float, float]:
+    """The row's ends moved out over a group of glyphs standing behind a separator dash ("VN-606-X").
+
+    The row finder drops an end glyph standing apart (it is more often a bolt or a frame corner),
+    which is also what a one-glyph group after a dash looks like. Only a glyph of the row's height
+    and baseline with a dash between it and the row is taken back, so bolts and frames stay out.
+    """
+    gh = y2 - y1
+    reach = SEPARATOR_WINDOW * gh
+    h, w = gray.shape[:2]
+    ax1, ax2 = max(0, int(x1 - reach)), min(w, int(np.ceil(x2 + reach)))
+    ay1, ay2 = max(0, int(y1 - 0.5 * gh)), min(h, int(np.ceil(y2 + 0.5 * gh)))
+    if ax2 - ax1 < 4 or ay2 - ay1 < 4:
+        return x1, x2
+    left, right = x1, x2
+    for mask in binarise(gray[ay1:ay2, ax1:ax2]):
+        b = _blob_stats(mask)
+        bx, by, bw, bh = b[:, 0] + ax1, b[:, 1] + ay1, b[:, 2], b[:, 3]
+        glyph = (np.abs(by - y1) < 0.2 * gh) & (np.abs(by + bh - y2) < 0.2 * gh) & (bw >= 0.2 * gh) & (bw <= 1.2 * gh)
+        level = np.abs(by + bh / 2 - (y1 + y2) / 2) < gh / 6  # centred on the row's middle
+        dash = level & (bw >= bh) & (bh <= 0.3 * gh) & (bw >= 0.25 * gh) & (bw <= 0.9 * gh)
+        for k in np.flatnonzero(glyph & (bx >= x2 + 0.3 * gh) & (bx <= x2 + SEPARATOR_GAP * gh)):
+            between = dash & (bx >= x2 - 0.1 * gh) & (bx + bw <= bx[k] + 0.1 * gh)
+            if between.any():
+                right = max(right, float(bx[k] + bw[k]))
+        for k in np.flatnonzero(glyph & (bx + bw <= x1 - 0.3 * gh) & (bx + bw >= x1 - SEPARATOR_GAP * gh)):
+            between = dash & (bx >= bx[k] + bw[k] - 0.1 * gh) & (bx + bw <= x1 + 0.1 * gh)
+            if between.any():
+                left = min(left, float(bx[k]))
+    return left, right
 
 
 def _pick(rows: GlyphRows, hint: BBox) -> int:
@@ -107,6 +150,7 @@ def refine_plate(gray: np.ndarray, hint: BBox, margin: float) -> Region | None:
     )
     best = _pick(rows, hint)
     x1, y1, x2, y2, score = _join_collinear(rows, best)
+    x1, x2 = _past_separator(gray, x1, y1, x2, y2)
     gh, cy = y2 - y1, (y1 + y2) / 2
     pad = PLATE_SIDE * (x2 - x1) + GLYPH_SIDE * gh
     box = BBox(x1=x1 - pad, y1=cy - PLATE_UP * gh, x2=x2 + pad, y2=cy + PLATE_DOWN * gh)

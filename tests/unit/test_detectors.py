@@ -295,3 +295,24 @@ def test_ultralytics_refuses_a_cuda_device_torch_cannot_see(random_yolo):
         pytest.skip("this machine has a CUDA GPU")
     with pytest.raises(BackendUnavailable, match="torch sees no CUDA GPU"):
         build_detector(YoloDetectorConfig(type="yolo", weights=random_yolo, device="cuda:0"))
+
+
+def _separated_plate(dash: bool, last_height: int = 24) -> np.ndarray:
+    """Dark bars as glyphs on a light plate: a row of five, then a gap, a dash (or not), one more."""
+    img = np.full((80, 260), 210, np.uint8)
+    for k in range(5):
+        x = 20 + 16 * k
+        cv2.rectangle(img, (x, 28), (x + 9, 51), 30, -1)
+    if dash:
+        cv2.rectangle(img, (108, 38), (116, 41), 30, -1)
+    cv2.rectangle(img, (124, 52 - last_height), (133, 51), 30, -1)
+    return img
+
+
+def test_a_group_behind_a_dash_joins_the_row_and_nothing_else_does():
+    from dashpipe.models.cpu_detector import _past_separator
+
+    row = (20.0, 28.0, 94.0, 52.0)  # the five glyphs' extent: x1, y1, x2, y2
+    assert _past_separator(_separated_plate(dash=True), *row) == (20.0, 134.0)
+    assert _past_separator(_separated_plate(dash=False), *row) == (20.0, 94.0)  # a bolt or frame corner
+    assert _past_separator(_separated_plate(dash=True, last_height=12), *row) == (20.0, 94.0)  # not a glyph of the row
