@@ -6,7 +6,8 @@
 Prints one table: raw PyAV decode frames/s (the physical limit of a stage that sees every frame),
 dashpipe's preprocess frames/s and its share of the limit (and the same without plate proposals),
 `ffmpeg -vf mpdecimate` frames/s, frames kept, the preprocess JSON size, the preprocess peak memory,
-and `dashpipe run` as a multiple of real time. Each measured part runs in its own process so peak memory is its own.
+and `dashpipe run` as a multiple of real time. The preprocess runs in its own process so its peak memory
+is its own.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def raw_decode(video: Path) -> tuple[float, int, float]:
         return n / (time.perf_counter() - t), n, (time.process_time() - cpu) * 1000 / max(n, 1)
 
 
-def mpdecimate(video: Path) -> tuple[float, int] | None:
+def mpdecimate(video: Path, total: int) -> tuple[float, int] | None:
+    """Frames/s over the clip's ``total`` frames, and the frames ffmpeg keeps."""
     if shutil.which("ffmpeg") is None:
         return None
     t = time.perf_counter()
@@ -62,7 +64,6 @@ def mpdecimate(video: Path) -> tuple[float, int] | None:
     elapsed = time.perf_counter() - t
     frames = re.findall(r"frame=\s*(\d+)", proc.stderr)
     kept = int(frames[-1]) if frames else -1
-    total = raw_decode(video)[1]
     return total / elapsed, kept
 
 
@@ -154,7 +155,7 @@ def main() -> None:
         pre = json.loads(child.stdout.strip().splitlines()[-1])
         sel_fps, sel_cpu_ms = selection_only(video)
         pre_fps = pre["frames"] / pre["seconds"]
-        mpd = mpdecimate(video)
+        mpd = mpdecimate(video, total)
         e2e = end_to_end(video, gps, tmp / "e2e")
         duration = total / fps if fps else 0.0
         rows = [

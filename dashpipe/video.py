@@ -140,11 +140,17 @@ def shrink(gray: np.ndarray, width: int) -> np.ndarray:
 
 
 def _luma(frame: av.VideoFrame, width: int) -> np.ndarray:
-    if frame.format.name in _PLANAR_8BIT:
-        full = _plane(frame, 0)
-        return full.copy() if frame.width == width else shrink(full, width)
-    height = _even(frame.height * width / frame.width)
-    return frame.to_ndarray(width=width, height=height, format="gray")
+    return _at_width(_full_luma(frame), width)
+
+
+def _full_luma(frame: av.VideoFrame) -> np.ndarray:
+    """The frame's luma at full size: a view of its plane when it has one, else a grey conversion."""
+    return _plane(frame, 0) if frame.format.name in _PLANAR_8BIT else frame.to_ndarray(format="gray")
+
+
+def _at_width(full: np.ndarray, width: int) -> np.ndarray:
+    """A copy of ``full`` at ``width`` (a plane view must not outlive its frame)."""
+    return full.copy() if full.shape[1] == width else shrink(full, width)
 
 
 def _frame_time(frame: av.VideoFrame, first_pts: int | None, index: int, fps: float) -> float:
@@ -201,17 +207,11 @@ def iter_lowres(path: Path, width: int, detail_width: int | None = None, keep_fr
 
 
 def _decode_luma(path: Path) -> Iterator[tuple[int, float, av.VideoFrame, np.ndarray]]:
-    """``_decode`` with each frame's full-size luma: a view of its plane when it has one, else a grey
-    conversion made here, on the decoding thread (libswscale on a decoder's frame from another thread
-    was seen to deadlock, see BackgroundWriter)."""
+    """``_decode`` with each frame's full-size luma, taken on the decoding thread (a grey conversion
+    is libswscale, and that on a decoder's frame from another thread was seen to deadlock, see
+    BackgroundWriter)."""
     for index, pts_s, frame in _decode(path):
-        full = _plane(frame, 0) if frame.format.name in _PLANAR_8BIT else frame.to_ndarray(format="gray")
-        yield index, pts_s, frame, full
-
-
-def _at_width(full: np.ndarray, width: int) -> np.ndarray:
-    """A copy of ``full`` at ``width`` (the plane view must not outlive its frame)."""
-    return full.copy() if full.shape[1] == width else shrink(full, width)
+        yield index, pts_s, frame, _full_luma(frame)
 
 
 def read_frames(

@@ -90,15 +90,20 @@ def _past_separator(gray: np.ndarray, x1: float, y1: float, x2: float, y2: float
         glyph = (np.abs(by - y1) < 0.2 * gh) & (np.abs(by + bh - y2) < 0.2 * gh) & (bw >= 0.2 * gh) & (bw <= 1.2 * gh)
         level = np.abs(by + bh / 2 - (y1 + y2) / 2) < gh / 6  # centred on the row's middle
         dash = level & (bw >= bh) & (bh <= 0.3 * gh) & (bw >= 0.25 * gh) & (bw <= 0.9 * gh)
-        for k in np.flatnonzero(glyph & (bx >= x2 + 0.3 * gh) & (bx <= x2 + SEPARATOR_GAP * gh)):
-            between = dash & (bx >= x2 - 0.1 * gh) & (bx + bw <= bx[k] + 0.1 * gh)
-            if between.any():
-                right = max(right, float(bx[k] + bw[k]))
-        for k in np.flatnonzero(glyph & (bx + bw <= x1 - 0.3 * gh) & (bx + bw >= x1 - SEPARATOR_GAP * gh)):
-            between = dash & (bx >= bx[k] + bw[k] - 0.1 * gh) & (bx + bw <= x1 + 0.1 * gh)
-            if between.any():
-                left = min(left, float(bx[k]))
+        right = max(right, _outer_end(bx, bx + bw, glyph, dash, x2, gh))
+        left = min(left, -_outer_end(-(bx + bw), -bx, glyph, dash, -x1, gh))  # the left side, mirrored
     return left, right
+
+
+def _outer_end(
+    start: np.ndarray, stop: np.ndarray, glyph: np.ndarray, dash: np.ndarray, end: float, gh: float
+) -> float:
+    """Past the row's right ``end``: the far edge of the last glyph behind a dash, else ``end``."""
+    found = end
+    for k in np.flatnonzero(glyph & (start >= end + 0.3 * gh) & (start <= end + SEPARATOR_GAP * gh)):
+        if (dash & (start >= end - 0.1 * gh) & (stop <= start[k] + 0.1 * gh)).any():
+            found = max(found, float(stop[k]))
+    return found
 
 
 def _pick(rows: GlyphRows, hint: BBox) -> int:

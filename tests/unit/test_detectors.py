@@ -316,3 +316,5 @@ def test_a_group_behind_a_dash_joins_the_row_and_nothing_else_does():
     assert _past_separator(_separated_plate(dash=True), *row) == (20.0, 134.0)
     assert _past_separator(_separated_plate(dash=False), *row) == (20.0, 94.0)  # a bolt or frame corner
     assert _past_separator(_separated_plate(dash=True, last_height=12), *row) == (20.0, 94.0)  # not a glyph of the row
+    mirrored = np.ascontiguousarray(_separated_plate(dash=True)[:, ::-1])  # the group before the row ("1-GGK-08")
+    assert _past_separator(mirrored, 260.0 - 94.0, 28.0, 260.0 - 20.0, 52.0) == (126.0, 240.0)
