@@ -19,14 +19,15 @@ pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 
 if [ "${DASHPIPE_SKIP_GPU_EXTRA:-0}" != 1 ]; then
   # The gpu extra's backends (ultralytics, EasyOCR) are wired up in tests with weights the tests build.
-  # torch/torchvision pairs that work together; EasyOCR is installed without its dependencies because it
-  # would add opencv-python-headless next to opencv-python (they overwrite each other's files).
+  # torch/torchvision pairs that work together; ultralytics is installed without its dependencies
+  # (the extra carries them) because it would add opencv-python next to opencv-python-headless
+  # (they overwrite each other's files).
   case "$(uname -m)" in
     aarch64) "${pip[@]}" torch==2.9.1 torchvision==0.24.1 ;;
     *) "${pip[@]}" torch==2.14.1 torchvision==0.29.1 ;;
   esac
-  "${pip[@]}" ultralytics onnx scikit-image python-bidi scipy ninja
-  "${pip[@]}" --no-deps easyocr
+  "${pip[@]}" -e ".[dev,gpu]"
+  "${pip[@]}" --no-deps ultralytics
 fi
 
 exec .venv/bin/python -m pytest "$@"

@@ -1,4 +1,4 @@
-"""Plate reader on the PP-OCRv4 recognition network shipped in the rapidocr_onnxruntime wheel.
+"""Plate reader on the PP-OCRv6 (small) recognition network shipped in the rapidocr wheel.
 
 Only the recogniser runs (no text detector): the plate number row is found in the crop by
 ``dashpipe.plates.band`` and read at the network's 48 px height, crops batched by width. The
@@ -27,7 +27,7 @@ from dashpipe.plates.band import TextBand, find_band, is_foreign_char
 from dashpipe.plates.text import ALNUM
 from dashpipe.types import OcrResult
 
-MODEL_NAME = "ch_PP-OCRv4_rec_infer.onnx"
+MODEL_NAME = "PP-OCRv6_rec_small.onnx"
 INPUT_HEIGHT = 48
 STEP_PX = 8  # input pixels per CTC time step
 MAX_WIDTH = INPUT_HEIGHT * 16  # wider inputs are squeezed: a plate row is never this long
@@ -40,8 +40,8 @@ BLANK, SEPARATOR = 0, len(ALNUM) + 1  # group ids; letters and digits are 1..36
 
 
 def wheel_model(name: str) -> Path | None:
-    """A model file shipped inside the rapidocr_onnxruntime wheel (None when the wheel is absent)."""
-    spec = importlib.util.find_spec("rapidocr_onnxruntime")
+    """A model file shipped inside the rapidocr wheel (None when the wheel is absent)."""
+    spec = importlib.util.find_spec("rapidocr")
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(next(iter(spec.submodule_search_locations))) / "models" / name
@@ -153,7 +153,7 @@ def _normalised(image: np.ndarray, width: int) -> np.ndarray:
 
 
 class RapidOcrReader:
-    """PlateReader on the PP-OCRv4 recogniser; loads the network on first use."""
+    """PlateReader on a PP-OCR recogniser (PP-OCRv6 small by default); loads the network on first use."""
 
     name = "rapidocr"
 
@@ -161,7 +161,7 @@ class RapidOcrReader:
         self.cfg = cfg
         path = cfg.rec_model if cfg.rec_model is not None else default_model_path()
         if path is None or not Path(path).is_file():
-            hint = "" if cfg.rec_model is not None else " (is rapidocr_onnxruntime installed?)"
+            hint = "" if cfg.rec_model is not None else " (is rapidocr installed?)"
             raise BackendUnavailable(
                 f"RapidOCR recognition model not found: {path}{hint}; set 'ocr.rec_model' to a PP-OCR rec .onnx file"
             )
@@ -260,22 +260,55 @@ class _Read:
 OTHER_GROUND = 40.0  # Lab chroma distance between an edge character's ground and the plate's
 
 
-def _on_other_ground(row: np.ndarray, x: float, glyph_h: float) -> bool:
+def _on_other_ground(row: np.ndarray, x: float, glyph_h: float, outward: int) -> bool:
     """Does the character at ``x`` stand on a ground of another colour than the plate's?
 
     The EU country band (blue, beside white or yellow plates) and coloured emblems carry letters of
-    their own ("NL", "D", a state's initials) that a reader puts in front of the number.
+    their own ("NL", "D", a state's initials) that a reader puts in front of the number. The ground
+    is looked at around the character and on its outer side (``outward`` -1: left, +1: right): the
+    reader's place for a character can be a few pixels inward of it, and a narrow band then fills
+    only part of a window centred there.
     """
     if row.ndim != 3 or row.shape[1] < 4:
         return False
     ab = cv2.cvtColor(row, cv2.COLOR_BGR2LAB)[:, :, 1:].astype(np.float32)
-    half = max(1, int(round(0.3 * glyph_h)))
-    lo, hi = max(0, int(x) - half), min(row.shape[1], int(x) + half + 1)
-    if hi <= lo:
-        return False
-    here = np.median(ab[:, lo:hi].reshape(-1, 2), axis=0)
     plate = np.median(ab.reshape(-1, 2), axis=0)
-    return float(np.linalg.norm(here - plate)) > OTHER_GROUND
+    half = max(1, int(round(0.3 * glyph_h)))
+    centred = (int(x) - half, int(x) + half + 1)
+    outer = (int(x) - 2 * half, int(x) + 1) if outward < 0 else (int(x), int(x) + 2 * half + 1)
+    for lo, hi in (centred, outer):
+        lo, hi = max(0, lo), min(row.shape[1], hi)
+        if hi > lo:
+            here = np.median(ab[:, lo:hi].reshape(-1, 2), axis=0)
+            if float(np.linalg.norm(here - plate)) > OTHER_GROUND:
+                return True
+    return False
+
+
+def _kept(line: _Line, xs: Sequence[float], confs: Sequence[float]) -> list[int]:
+    """Indices of the characters read at ``xs`` that belong to the number row.
+
+    Small characters are dropped anywhere; the end rules (beyond the row, on another ground) are
+    applied from each end inward until a character stays, because a band's letters come in pairs
+    ("NL"): once the outer one is dropped the inner one is the end.
+    """
+    band = line.band
+    assert band is not None
+    inner = [is_foreign_char(band, x, c, False) for x, c in zip(xs, confs)]
+
+    def end_foreign(k: int, outward: int) -> bool:
+        return (
+            inner[k]
+            or is_foreign_char(band, xs[k], confs[k], True)
+            or _on_other_ground(line.image, xs[k], band.height, outward)
+        )
+
+    lo, hi = 0, len(xs) - 1
+    while lo <= hi and end_foreign(lo, -1):
+        lo += 1
+    while hi >= lo and end_foreign(hi, 1):
+        hi -= 1
+    return [k for k in range(lo, hi + 1) if not inner[k]]
 
 
 def _result(decoded: _Decoded, line: _Line, width: int) -> _Read:
@@ -284,14 +317,7 @@ def _result(decoded: _Decoded, line: _Line, width: int) -> _Read:
     chars, confs = list(decoded.text), list(decoded.confidences)
     if line.band is not None and chars:
         px = line.crop_width / width  # crop pixels per input pixel (the row spans the crop's width)
-        last = len(chars) - 1
-        xs = [(step + 0.5) * STEP_PX * px for step in decoded.steps]
-        keep = [
-            k
-            for k, (x, conf) in enumerate(zip(xs, confs))
-            if not is_foreign_char(line.band, x, conf, k in (0, last))
-            and not (k in (0, last) and _on_other_ground(line.image, x, line.band.height))
-        ]
+        keep = _kept(line, [(step + 0.5) * STEP_PX * px for step in decoded.steps], confs)
         chars = [chars[k] for k in keep]
         confs = [confs[k] for k in keep]
     doubtful = len(chars) < len(decoded.text) or min(decoded.confidences, default=0.0) < RETRY_BELOW

@@ -1,4 +1,4 @@
-"""Is there a line of text in this crop? PP-OCRv4's text detector (shipped in the rapidocr wheel) says.
+"""Is there a line of text in this crop? PP-OCRv6's text detector (shipped in the rapidocr wheel) says.
 
 A recogniser reads *something* in any crop: tree trunks become "TYTY", a fence "IIII". The detector
 was trained to tell text from texture, so each final plate is checked once on its best crop, which
@@ -17,13 +17,14 @@ import numpy as np
 from dashpipe.models.base import BackendUnavailable
 from dashpipe.models.rapidocr import cpu_session, wheel_model
 
-MODEL_NAME = "ch_PP-OCRv4_det_infer.onnx"
+MODEL_NAME = "PP-OCRv6_det_small.onnx"
 LIMIT = 320  # longest side fed to the detector, a multiple of 32
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 STD = np.array([0.229, 0.224, 0.225], np.float32)
 PIXEL_THRESHOLD = 0.3  # DB's usual binarisation of the probability map
 MIN_LINE_SCORE = 0.5  # mean probability inside a text line
 MIN_LINE_WIDTH = 0.25  # of the crop width: a plate's number is not a speck
+MIN_LINE_ASPECT = 2.0  # width / height: a row of characters is long; a tree crown the detector likes is not
 
 
 def _input(crop: np.ndarray) -> np.ndarray:
@@ -34,15 +35,21 @@ def _input(crop: np.ndarray) -> np.ndarray:
     return ((img - MEAN) / STD).transpose(2, 0, 1)[None]
 
 
-def text_lines(prob: np.ndarray) -> list[tuple[float, float]]:
-    """(score, width share) of each text line in a probability map."""
+def text_lines(prob: np.ndarray) -> list[tuple[float, float, float]]:
+    """(score, width share, width / height) of each text line in a probability map."""
     mask = (prob > PIXEL_THRESHOLD).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     out = []
     for i in range(1, n):
         region = labels == i
-        out.append((float(prob[region].mean()), stats[i, cv2.CC_STAT_WIDTH] / prob.shape[1]))
+        w, h = stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]
+        out.append((float(prob[region].mean()), w / prob.shape[1], w / max(h, 1)))
     return out
+
+
+def shows_text_line(prob: np.ndarray) -> bool:
+    """Does the probability map hold a sure, long line of some width?"""
+    return any(s >= MIN_LINE_SCORE and w >= MIN_LINE_WIDTH and a >= MIN_LINE_ASPECT for s, w, a in text_lines(prob))
 
 
 class TextPresence:
@@ -52,8 +59,7 @@ class TextPresence:
         path = model or wheel_model(MODEL_NAME)
         if path is None or not path.is_file():
             raise BackendUnavailable(
-                f"text detector not found: {path} (it ships in the rapidocr_onnxruntime wheel: "
-                "pip install rapidocr_onnxruntime)"
+                f"text detector not found: {path} (it ships in the rapidocr wheel: pip install 'rapidocr>=3.10')"
             )
         self.model_path: Path = path
         self.threads = threads
@@ -74,5 +80,4 @@ class TextPresence:
             return False
         if crop.ndim == 2:
             crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
-        prob = self._run(_input(crop))[0, 0]
-        return any(s >= MIN_LINE_SCORE and w >= MIN_LINE_WIDTH for s, w in text_lines(prob))
+        return shows_text_line(self._run(_input(crop))[0, 0])

@@ -176,6 +176,47 @@ def test_an_edge_character_on_a_band_of_another_colour_is_foreign():
         row = np.full((40, 300, 3), plate_bgr, np.uint8)
         row[:, :30] = (160, 60, 10)  # blue band
         cv2.putText(row, "AB123", (40, 32), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (0, 0, 0), 3)
-        assert _on_other_ground(row, 15, 30)
-        assert not _on_other_ground(row, 60, 30)
-        assert not _on_other_ground(row, 280, 30)
+        assert _on_other_ground(row, 15, 30, -1)
+        # A place read a few pixels right of the band's letter still looks outward onto the band.
+        assert _on_other_ground(row, 34, 30, -1)
+        assert not _on_other_ground(row, 60, 30, -1)
+        assert not _on_other_ground(row, 280, 30, 1)
+
+
+def test_text_lines_are_long_a_blob_is_not_a_line():
+    """The text detector also fires on tree crowns; only a long line counts as a plate's text."""
+    import numpy as np
+
+    from dashpipe.models.text_presence import shows_text_line
+
+    prob = np.zeros((64, 224), np.float32)
+    prob[20:40, 30:190] = 0.95  # a row of characters: 160 x 20
+    assert shows_text_line(prob)
+    blob = np.zeros((64, 224), np.float32)
+    blob[5:60, 60:160] = 0.95  # wide enough, but as tall as it is wide
+    assert not shows_text_line(blob)
+    faint = prob * 0.4  # long, but the detector was not sure
+    assert not shows_text_line(faint)
+
+
+def test_a_band_of_two_letters_is_peeled_from_the_end():
+    """"NL" on the blue band: once N is dropped, L is the end character and is dropped too; the
+    number's own characters stay, however sure the reader was of the band's letters."""
+    import cv2
+    import numpy as np
+
+    from dashpipe.models.rapidocr import _kept, _Line
+    from dashpipe.plates.band import find_band
+
+    row = np.full((60, 320, 3), (40, 200, 250), np.uint8)  # yellow plate
+    row[:, :44] = (160, 60, 10)  # blue band
+    cv2.putText(row, "AB123", (60, 48), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (0, 0, 0), 4)
+    band = find_band(row)
+    assert band is not None
+    line = _Line(row, band, row.shape[1])
+    xs = [12.0, 30.0, *np.linspace(band.x1 + 10, band.x2 - 10, 5).tolist()]
+    assert _kept(line, xs, [0.99] * len(xs)) == [2, 3, 4, 5, 6]
+    # Without the band nothing is dropped.
+    plain = row.copy()
+    plain[:, :44] = (40, 200, 250)
+    assert _kept(_Line(plain, band, row.shape[1]), xs[2:], [0.99] * 5) == [0, 1, 2, 3, 4]
