@@ -104,3 +104,28 @@ def test_a_read_inside_a_larger_read_of_the_same_frame_is_dropped():
     assert drop_nested([whole, piece, other]) == [whole, other]
     twin = pr("9TSL80", 100, 260)
     assert len(drop_nested([whole, twin])) == 1  # two equal boxes: one stays
+
+
+def test_a_vote_is_backed_only_by_reads_that_say_its_text():
+    """Texture followed across frames reads differently every time; a plate's reads agree, or are parts of it."""
+    from dashpipe.stages.heavy import _backing
+    from dashpipe.types import CropQuality, PlateRead
+
+    q = CropQuality(sharpness=300.0, height_px=30.0, brightness=120.0, contrast=60.0)
+
+    def read(text: str) -> PlateRead:
+        return PlateRead(
+            frame_index=1,
+            t_s=0.1,
+            box=BBox(x1=100, y1=100, x2=200, y2=130),
+            text=text,
+            confidence=0.9,
+            char_confidences=(0.9,) * len(text),
+            quality=q,
+        )
+
+    assert _backing([read("EOO99"), read("0999"), read("POP")], "0999", {}) == 1
+    assert _backing([read("7FKB"), read("7FKB"), read("7FKB71")], "7FKB71", {}) == 3  # cut short is a part
+    assert _backing([read("A8C123"), read("ABC123")], "ABC123", {}) == 2  # one character off
+    assert _backing([read("AB0123"), read("ABO123")], "AB0123", {"O": "0"}) == 2
+    assert _backing([read("XBC1"), read("ABC123")], "ABC123", {}) == 1  # not a part of it
