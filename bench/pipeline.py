@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -140,8 +141,9 @@ def dashcam_encode(src: Path, dst: Path) -> Path:
         s_out.options = {"preset": "veryfast", "profile": "high", "crf": "20", "x264-params": "bframes=0"}
         s_out.codec_context.gop_size = int(round(float(rate)))
         s_out.codec_context.thread_type = "FRAME"
-        for frame in inp.decode(s_in):
-            frame.pts = None
+        s_out.codec_context.time_base = Fraction(1, int(round(float(rate))))
+        for i, frame in enumerate(inp.decode(s_in)):
+            frame.pts, frame.time_base = i, s_out.codec_context.time_base
             for packet in s_out.encode(frame):
                 out.mux(packet)
         for packet in s_out.encode(None):
