@@ -71,6 +71,21 @@ def mpdecimate(video: Path, total: int) -> tuple[float, int] | None:
     return total / elapsed, kept
 
 
+def peak_memory_mb() -> float:
+    """This process's own peak resident memory.
+
+    ``ru_maxrss`` outlives ``exec``: a child forked from a parent holding a rendered clip reports the
+    parent's size. The kernel's high-water mark of the process's current image (VmHWM) starts anew.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child_preprocess(video: Path, workdir: Path) -> None:
     """Runs in a fresh process: preprocess only, then report speed, size and peak memory."""
     from dashpipe.config import load_settings
@@ -95,7 +110,7 @@ def child_preprocess(video: Path, workdir: Path) -> None:
                 "json_bytes": len(data),
                 "regions": len(doc["regions"]["score"]),
                 "rejected": doc["rejected"],
-                "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "maxrss_mb": peak_memory_mb(),
             }
         )
     )
