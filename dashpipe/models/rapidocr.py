@@ -265,9 +265,11 @@ def _on_other_ground(row: np.ndarray, x: float, glyph_h: float, outward: int) ->
 
     The EU country band (blue, beside white or yellow plates) and coloured emblems carry letters of
     their own ("NL", "D", a state's initials) that a reader puts in front of the number. The ground
-    is looked at around the character and on its outer side (``outward`` -1: left, +1: right): the
-    reader's place for a character can be a few pixels inward of it, and a narrow band then fills
-    only part of a window centred there.
+    is looked at around the character and, for the first character, on its outer side too
+    (``outward`` -1; the bands stand left of the number): the reader's place for a character can be a
+    few pixels inward of it, and a narrow band then fills only part of a window centred there. Not
+    outward of the last character: right of a number there is no band, and a loose crop's window there
+    reaches past the plate onto the car's body.
     """
     if row.ndim != 3 or row.shape[1] < 4:
         return False
@@ -275,8 +277,8 @@ def _on_other_ground(row: np.ndarray, x: float, glyph_h: float, outward: int) ->
     plate = np.median(ab.reshape(-1, 2), axis=0)
     half = max(1, int(round(0.3 * glyph_h)))
     centred = (int(x) - half, int(x) + half + 1)
-    outer = (int(x) - 2 * half, int(x) + 1) if outward < 0 else (int(x), int(x) + 2 * half + 1)
-    for lo, hi in (centred, outer):
+    windows = [centred, (int(x) - 2 * half, int(x) + 1)] if outward < 0 else [centred]
+    for lo, hi in windows:
         lo, hi = max(0, lo), min(row.shape[1], hi)
         if hi > lo:
             here = np.median(ab[:, lo:hi].reshape(-1, 2), axis=0)

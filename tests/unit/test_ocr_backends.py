@@ -181,6 +181,10 @@ def test_an_edge_character_on_a_band_of_another_colour_is_foreign():
         assert _on_other_ground(row, 34, 30, -1)
         assert not _on_other_ground(row, 60, 30, -1)
         assert not _on_other_ground(row, 280, 30, 1)
+        # Right of the number the window stays on the character: a loose crop's car body is no band.
+        loose = np.full((40, 330, 3), (30, 30, 170), np.uint8)
+        loose[:, :300] = row
+        assert not _on_other_ground(loose, 292, 30, 1)
 
 
 def test_text_lines_are_long_a_blob_is_not_a_line():
