@@ -204,7 +204,7 @@ def test_text_lines_are_long_a_blob_is_not_a_line():
 
 
 def test_a_band_of_two_letters_is_peeled_from_the_end():
-    """"NL" on the blue band: once N is dropped, L is the end character and is dropped too; the
+    """ "NL" on the blue band: once N is dropped, L is the end character and is dropped too; the
     number's own characters stay, however sure the reader was of the band's letters."""
     import cv2
     import numpy as np
