@@ -156,7 +156,7 @@ def dashcam_encode(src: Path, dst: Path) -> Path:
         s_out.options = {"preset": "veryfast", "profile": "high", "crf": "20", "x264-params": "bframes=0"}
         s_out.codec_context.gop_size = int(round(float(rate)))
         s_out.codec_context.thread_type = "FRAME"
-        s_out.codec_context.time_base = Fraction(1, int(round(float(rate))))
+        s_out.codec_context.time_base = 1 / Fraction(rate)
         for i, frame in enumerate(inp.decode(s_in)):
             frame.pts, frame.time_base = i, s_out.codec_context.time_base
             for packet in s_out.encode(frame):
@@ -170,7 +170,7 @@ def bench_clip(video: Path, gps: Path | None, tmp: Path, label: str) -> list[tup
     with av.open(str(video)) as c:
         s = c.streams.video[0]
         size, fps = f"{s.codec_context.width}x{s.codec_context.height}", float(s.average_rate or 0)
-        profile = s.codec_context.profile or "?"
+        codec = f"{s.codec_context.name} {s.codec_context.profile or ''}".strip()
     raw_fps, total, raw_cpu_ms = raw_decode(video)
     child = subprocess.run(
         [sys.executable, __file__, "--child", str(video), str(tmp / "pre")],
@@ -187,7 +187,7 @@ def bench_clip(video: Path, gps: Path | None, tmp: Path, label: str) -> list[tup
     shutil.rmtree(tmp / "pre", ignore_errors=True)
     shutil.rmtree(tmp / "e2e", ignore_errors=True)
     return [
-        ("clip", f"{label}: {video.name} {size} {fps:g} fps H.264 {profile}, {total} frames ({duration:.1f} s)"),
+        ("clip", f"{label}: {video.name} {size} {fps:g} fps {codec}, {total} frames ({duration:.1f} s)"),
         (
             "raw PyAV decode (limit)",
             f"{raw_fps:.0f} frames/s, {raw_cpu_ms:.1f} ms CPU a frame ({raw_cpu_ms * raw_fps / 1000:.1f} cores busy)",

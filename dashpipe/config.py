@@ -124,7 +124,10 @@ DetectorConfig = Annotated[CpuDetectorConfig | YoloDetectorConfig, Field(discrim
 
 class RapidOcrConfig(Section):
     type: Literal["rapidocr"] = "rapidocr"
-    rec_model: Path | None = Field(None, description="Recognition ONNX; default: the one inside the wheel.")
+    rec_model: Path | None = Field(
+        None,
+        description="Recognition ONNX (any PP-OCR rec model); default: PP-OCRv6_rec_small.onnx from rapidocr.",
+    )
     threads: int = Field(
         2, ge=0, description="onnxruntime intra-op threads; 0 lets onnxruntime decide (slower on small CPUs)."
     )

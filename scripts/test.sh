@@ -15,6 +15,12 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 "${pip[@]}" --upgrade pip
+if .venv/bin/python -m pip show -q opencv-python rapidocr_onnxruntime >/dev/null 2>&1; then
+  # A venv from before the headless OpenCV: removing opencv-python takes the files it shares with
+  # opencv-python-headless, so the headless wheel goes in again afterwards.
+  .venv/bin/python -m pip uninstall -y -q opencv-python rapidocr_onnxruntime
+  "${pip[@]}" --force-reinstall --no-deps opencv-python-headless
+fi
 "${pip[@]}" -e ".[dev]"
 
 if [ "${DASHPIPE_SKIP_GPU_EXTRA:-0}" != 1 ]; then
@@ -27,7 +33,7 @@ if [ "${DASHPIPE_SKIP_GPU_EXTRA:-0}" != 1 ]; then
     *) "${pip[@]}" torch==2.14.1 torchvision==0.29.1 ;;
   esac
   "${pip[@]}" -e ".[dev,gpu]"
-  "${pip[@]}" --no-deps ultralytics
+  "${pip[@]}" --no-deps "ultralytics>=8.3"
 fi
 
 exec .venv/bin/python -m pytest "$@"

@@ -2,7 +2,7 @@
 
 Only the recogniser runs (no text detector): the plate number row is found in the crop by
 ``dashpipe.plates.band`` and read at the network's 48 px height, crops batched by width. The
-network is a CTC model over ~6,600 symbols; per time step the probabilities of each letter's
+network is a CTC model over ~18,700 symbols; per time step the probabilities of each letter's
 cases and width forms are summed into 36 groups (A-Z, 0-9), every other symbol into one
 "separator" group, so a dash or an emblem ends a character instead of being forced into one.
 """
@@ -265,11 +265,10 @@ def _on_other_ground(row: np.ndarray, x: float, glyph_h: float, outward: int) ->
 
     The EU country band (blue, beside white or yellow plates) and coloured emblems carry letters of
     their own ("NL", "D", a state's initials) that a reader puts in front of the number. The ground
-    is looked at around the character and, for the first character, on its outer side too
-    (``outward`` -1; the bands stand left of the number): the reader's place for a character can be a
-    few pixels inward of it, and a narrow band then fills only part of a window centred there. Not
-    outward of the last character: right of a number there is no band, and a loose crop's window there
-    reaches past the plate onto the car's body.
+    is looked at around the character and, with ``outward`` -1, on its left too (where the bands
+    stand): the reader's place for a character can be a few pixels inward of it, and a narrow band
+    then fills only part of a window centred there. Not outward on the right: a loose crop's window
+    there reaches past the plate onto the car's body.
     """
     if row.ndim != 3 or row.shape[1] < 4:
         return False
@@ -287,28 +286,37 @@ def _on_other_ground(row: np.ndarray, x: float, glyph_h: float, outward: int) ->
     return False
 
 
+MAX_PEELED = 3  # end characters dropped at most from each side: a band or emblem carries no more letters
+
+
 def _kept(line: _Line, xs: Sequence[float], confs: Sequence[float]) -> list[int]:
     """Indices of the characters read at ``xs`` that belong to the number row.
 
     Small characters are dropped anywhere; the end rules (beyond the row, on another ground) are
-    applied from each end inward until a character stays, because a band's letters come in pairs
-    ("NL"): once the outer one is dropped the inner one is the end.
+    applied from each end inward, because a band's letters come in pairs ("NL"): once the outer
+    one is dropped the inner one is the end. Peeling stops at the first character that stays, and
+    after MAX_PEELED, so a loose crop whose colours mislead the ground test still keeps its number.
+    On the left the ground is also looked at outward of the character while the peeled characters
+    stood on a band, not past it onto the band from the number's own first character.
     """
     band = line.band
     assert band is not None
     inner = [is_foreign_char(band, x, c, False) for x, c in zip(xs, confs)]
 
-    def end_foreign(k: int, outward: int) -> bool:
-        return (
-            inner[k]
-            or is_foreign_char(band, xs[k], confs[k], True)
-            or _on_other_ground(line.image, xs[k], band.height, outward)
-        )
+    def end_rule(k: int) -> bool:
+        return inner[k] or is_foreign_char(band, xs[k], confs[k], True)
 
     lo, hi = 0, len(xs) - 1
-    while lo <= hi and end_foreign(lo, -1):
+    look_out = True
+    while lo <= hi and lo < MAX_PEELED:
+        on_band = _on_other_ground(line.image, xs[lo], band.height, -1 if look_out else 0)
+        if not (on_band or end_rule(lo)):
+            break
+        look_out = on_band
         lo += 1
-    while hi >= lo and end_foreign(hi, 1):
+    while hi >= lo and len(xs) - 1 - hi < MAX_PEELED:
+        if not (end_rule(hi) or _on_other_ground(line.image, xs[hi], band.height, 1)):
+            break
         hi -= 1
     return [k for k in range(lo, hi + 1) if not inner[k]]
 

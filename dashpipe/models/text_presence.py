@@ -47,9 +47,16 @@ def text_lines(prob: np.ndarray) -> list[tuple[float, float, float]]:
     return out
 
 
-def shows_text_line(prob: np.ndarray) -> bool:
-    """Does the probability map hold a sure, long line of some width?"""
-    return any(s >= MIN_LINE_SCORE and w >= MIN_LINE_WIDTH and a >= MIN_LINE_ASPECT for s, w, a in text_lines(prob))
+def shows_text_line(prob: np.ndarray, stretch: float = 1.0) -> bool:
+    """Does the probability map hold a sure, long line of some width?
+
+    ``stretch`` is how much more the crop was scaled vertically than horizontally to fit the
+    detector's 32-pixel grid; the line's length is judged in the crop's own proportions, so a thin
+    crop blown up to 32 rows does not make its text line look short.
+    """
+    return any(
+        s >= MIN_LINE_SCORE and w >= MIN_LINE_WIDTH and a * stretch >= MIN_LINE_ASPECT for s, w, a in text_lines(prob)
+    )
 
 
 class TextPresence:
@@ -80,4 +87,6 @@ class TextPresence:
             return False
         if crop.ndim == 2:
             crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
-        return shows_text_line(self._run(_input(crop))[0, 0])
+        batch = _input(crop)
+        (h, w), (nh, nw) = crop.shape[:2], batch.shape[2:]
+        return shows_text_line(self._run(batch)[0, 0], (nh / h) / (nw / w))

@@ -32,8 +32,8 @@ ROW_MEMBER_WIDTH = 4.0  # widest such blob (a few touching characters), in row h
 SMALL_CHAR = 0.6  # a read character on ink shorter than this share of the row height is not in the row
 NOISE_BLOB = 0.25  # blobs shorter than this share of the row height are ignored as evidence
 OUTSIDE_MARGIN = 0.2  # an edge character beyond the row's ends by this many row heights ...
-OUTSIDE_MAX_CONFIDENCE = 0.95  # ... is an emblem or a border unless the reader was sure of it (PP-OCRv6 is
-# 0.9 and more sure of a cactus or a stacked "PC" it reads as a character)
+OUTSIDE_MAX_CONFIDENCE = 0.95  # ... is an emblem or a border unless the reader was sure of it
+# (PP-OCRv6 reads a cactus or a stacked "PC" as a character at 0.9 or more)
 CHAR_WINDOW = 0.15  # half-width, in row heights, of the column looked at around a character
 
 

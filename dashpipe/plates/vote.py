@@ -31,6 +31,7 @@ class VoteResult:
     best: PlateRead  # the read to show: best crop among those that agree with the text
     char_confidences: tuple[float, ...] = field(default=())
     votes: int = 0  # reads that took part in the vote
+    unfitted: str = ""  # the voted text before it was fitted to a format (what the reads said)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +230,7 @@ def vote(
         best=_best_read([r for r, _ in voters], text, fold or {}),
         char_confidences=char_conf,
         votes=len(voters),
+        unfitted=raw,
     )
 
 

@@ -129,3 +129,28 @@ def test_a_vote_is_backed_only_by_reads_that_say_its_text():
     assert _backing([read("A8C123"), read("ABC123")], "ABC123", {}) == 2  # one character off
     assert _backing([read("AB0123"), read("ABO123")], "AB0123", {"O": "0"}) == 2
     assert _backing([read("XBC1"), read("ABC123")], "ABC123", {}) == 1  # not a part of it
+
+
+def test_reads_that_agree_back_their_vote_even_when_a_format_changed_it():
+    """A format may swap look-alikes every read agreed on (A8C12S4 -> ABC1254); the reads still back it."""
+    from dashpipe.stages.heavy import _backing
+    from dashpipe.types import CropQuality, PlateRead
+
+    q = CropQuality(sharpness=300.0, height_px=30.0, brightness=120.0, contrast=60.0)
+    conf = (0.95, 0.6, 0.95, 0.95, 0.95, 0.6, 0.95)
+    reads = [
+        PlateRead(
+            frame_index=i,
+            t_s=0.1 * i,
+            box=BBox(x1=100, y1=100, x2=200, y2=130),
+            text="A8C12S4",
+            confidence=0.85,
+            char_confidences=conf,
+            quality=q,
+        )
+        for i in range(4)
+    ]
+    cfg = PlateSettings(region="us")
+    voted = vote(reads, cfg, cfg.fold)
+    assert voted.unfitted == "A8C12S4"
+    assert _backing(reads, voted.unfitted or voted.text, cfg.fold) == 4

@@ -201,6 +201,10 @@ def test_text_lines_are_long_a_blob_is_not_a_line():
     assert not shows_text_line(blob)
     faint = prob * 0.4  # long, but the detector was not sure
     assert not shows_text_line(faint)
+    squat = np.zeros((64, 224), np.float32)
+    squat[10:54, 60:140] = 0.95  # 80 x 44 as the detector saw it ...
+    assert not shows_text_line(squat)
+    assert shows_text_line(squat, stretch=2.0)  # ... from a thin crop stretched twice as much vertically
 
 
 def test_a_band_of_two_letters_is_peeled_from_the_end():
@@ -224,3 +228,22 @@ def test_a_band_of_two_letters_is_peeled_from_the_end():
     plain = row.copy()
     plain[:, :44] = (40, 200, 250)
     assert _kept(_Line(plain, band, row.shape[1]), xs[2:], [0.99] * 5) == [0, 1, 2, 3, 4]
+
+
+def test_a_loose_crop_on_a_coloured_car_keeps_its_number():
+    """When the car's body fills most of the row, every character may look foreign to the ground
+    test; peeling stops after a few from each side instead of emptying the read."""
+    import cv2
+    import numpy as np
+
+    from dashpipe.models.rapidocr import MAX_PEELED, _kept, _Line
+    from dashpipe.plates.band import find_band
+
+    row = np.full((60, 700, 3), (30, 30, 170), np.uint8)  # red car
+    row[:, 200:500] = 255  # a white plate in the middle
+    cv2.putText(row, "ABC1234", (215, 48), cv2.FONT_HERSHEY_SIMPLEX, 1.4, (0, 0, 0), 4)
+    band = find_band(row)
+    assert band is not None
+    xs = np.linspace(band.x1 + 8, band.x2 - 8, 9).tolist()
+    kept = _kept(_Line(row, band, row.shape[1]), xs, [0.99] * 9)
+    assert len(kept) >= 9 - 2 * MAX_PEELED
