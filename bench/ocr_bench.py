@@ -233,13 +233,16 @@ def ocr_rows(
     enhancement: bool = True,
     voting: bool = True,
     progress: Callable[[str], None] | None = None,
+    rec_model: Path | None = None,
 ) -> list[OcrRow]:
-    """Every row of the OCR benchmark (a single 'skipped' row when the crops are absent)."""
+    """Every row of the OCR benchmark (a single 'skipped' row when the crops are absent).
+
+    ``rec_model`` reads with another PP-OCR recognition model than the default (to compare them)."""
     crops = load_crops(limit=limit)
     if crops is None:
         return [OcrRow("readers", "openalpr-us-crops", f"skipped: {CROPS} not found")]
     say = progress or (lambda _msg: None)
-    reader = RapidOcrReader(RapidOcrConfig())
+    reader = RapidOcrReader(RapidOcrConfig(rec_model=rec_model))
     say(f"rapidocr on {len(crops)} crops")
     rows = reader_rows("rapidocr", reader, crops)
     easy, why = _easyocr_reader(easyocr_dir or os.environ.get("DASHPIPE_EASYOCR_DIR"))
@@ -265,9 +268,9 @@ def format_rows(rows: Sequence[OcrRow]) -> str:
     return "\n".join(lines)
 
 
-def ocr_table(limit: int | None = None, easyocr_dir: str | None = None) -> str:
+def ocr_table(limit: int | None = None, easyocr_dir: str | None = None, rec_model: Path | None = None) -> str:
     """The benchmark as a printable table (used by bench/plates.py)."""
-    return format_rows(ocr_rows(limit=limit, easyocr_dir=easyocr_dir))
+    return format_rows(ocr_rows(limit=limit, easyocr_dir=easyocr_dir, rec_model=rec_model))
 
 
 def main() -> None:
@@ -276,6 +279,7 @@ def main() -> None:
     ap.add_argument("--easyocr-dir", default=None, help="folder with EasyOCR's craft_mlt_25k.pth and english_g2.pth")
     ap.add_argument("--skip-enhance", action="store_true")
     ap.add_argument("--skip-vote", action="store_true")
+    ap.add_argument("--rec-model", type=Path, default=None, help="another PP-OCR recognition .onnx to read with")
     args = ap.parse_args()
     rows = ocr_rows(
         limit=args.limit,
@@ -283,6 +287,7 @@ def main() -> None:
         enhancement=not args.skip_enhance,
         voting=not args.skip_vote,
         progress=lambda msg: print(f"... {msg}", file=sys.stderr),
+        rec_model=args.rec_model,
     )
     print(format_rows(rows))
     print("\npeers: OpenALPR ~86% exact on these crops (published); fast-plate-ocr 92-94% on its own sets")

@@ -1,6 +1,8 @@
 """Plate reading, measured end to end and part by part, beside the peers' published figures.
 
-    python bench/plates.py [--skip-multi | --multi-only] [--seeds 101 202 303] [--seconds 30]
+    python bench/plates.py [--skip-multi | --multi-only] [--seeds 101 202 303] [--seconds 30] [--rec-model M.onnx]
+
+``--rec-model`` reads with another PP-OCR recognition model than the default (sections 1 and 3).
 
 Sections (each skips with a message where ../shared/data is absent):
   1. OCR only on openalpr-us-crops (751 real US plate crops): exact, within one character, ms per crop.
@@ -145,15 +147,16 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--skip-multi", action="store_true")
     ap.add_argument("--multi-only", action="store_true", help="only section 4 (rendered clips)")
+    ap.add_argument("--rec-model", type=Path, default=None, help="another PP-OCR recognition .onnx to read with")
     args = ap.parse_args()
     # The photos are of US plates: read them as a US user would (plates.region: us).
-    settings = Settings(plates={"region": "us"})
+    settings = Settings(plates={"region": "us"}, ocr={"type": "rapidocr", "rec_model": args.rec_model})
     if not args.multi_only:
         print("## 1. OCR only")
         try:
             from bench.ocr_bench import ocr_table
 
-            print(ocr_table())
+            print(ocr_table(rec_model=args.rec_model))
         except ImportError as exc:
             print(f"skipped: {exc}")
         print("\n## 2. Proposals and refinement")

@@ -21,18 +21,20 @@ if .venv/bin/python -m pip show -q opencv-python rapidocr_onnxruntime >/dev/null
   .venv/bin/python -m pip uninstall -y -q opencv-python rapidocr_onnxruntime
   "${pip[@]}" --force-reinstall --no-deps opencv-python-headless
 fi
-"${pip[@]}" -e ".[dev]"
-
+extras=dev
 if [ "${DASHPIPE_SKIP_GPU_EXTRA:-0}" != 1 ]; then
   # The gpu extra's backends (ultralytics, EasyOCR) are wired up in tests with weights the tests build.
-  # torch/torchvision pairs that work together; ultralytics is installed without its dependencies
-  # (the extra carries them) because it would add opencv-python next to opencv-python-headless
-  # (they overwrite each other's files).
+  # torch/torchvision pairs that work together go in first, so the extra finds them installed.
   case "$(uname -m)" in
     aarch64) "${pip[@]}" torch==2.9.1 torchvision==0.24.1 ;;
     *) "${pip[@]}" torch==2.14.1 torchvision==0.29.1 ;;
   esac
-  "${pip[@]}" -e ".[dev,gpu]"
+  extras=dev,gpu
+fi
+"${pip[@]}" -e ".[${extras}]"
+if [ "$extras" = dev,gpu ]; then
+  # Without its dependencies (the extra carries them): ultralytics declares opencv-python, which would
+  # sit beside opencv-python-headless (they overwrite each other's files).
   "${pip[@]}" --no-deps "ultralytics>=8.3"
 fi
 

@@ -260,30 +260,43 @@ class _Read:
 OTHER_GROUND = 40.0  # Lab chroma distance between an edge character's ground and the plate's
 
 
-def _on_other_ground(row: np.ndarray, x: float, glyph_h: float, outward: int) -> bool:
-    """Does the character at ``x`` stand on a ground of another colour than the plate's?
+@dataclass(frozen=True, slots=True)
+class _RowGround:
+    """A row's colours (Lab a, b) and its plate's ground colour, measured once per read row."""
 
-    The EU country band (blue, beside white or yellow plates) and coloured emblems carry letters of
-    their own ("NL", "D", a state's initials) that a reader puts in front of the number. The ground
-    is looked at around the character and, with ``outward`` -1, on its left too (where the bands
-    stand): the reader's place for a character can be a few pixels inward of it, and a narrow band
-    then fills only part of a window centred there. Not outward on the right: a loose crop's window
-    there reaches past the plate onto the car's body.
-    """
-    if row.ndim != 3 or row.shape[1] < 4:
+    ab: np.ndarray | None  # None for a grey row: no colour to tell a band by
+    plate: np.ndarray
+
+    @classmethod
+    def of(cls, row: np.ndarray) -> _RowGround:
+        if row.ndim != 3 or row.shape[1] < 4:
+            return cls(None, np.zeros(2, np.float32))
+        ab = cv2.cvtColor(row, cv2.COLOR_BGR2LAB)[:, :, 1:].astype(np.float32)
+        return cls(ab, np.median(ab.reshape(-1, 2), axis=0))
+
+    def other(self, x: float, glyph_h: float, look_left: bool) -> bool:
+        """Does the character at ``x`` stand on a ground of another colour than the plate's?
+
+        The EU country band (blue, beside white or yellow plates) and coloured emblems carry letters
+        of their own ("NL", "D", a state's initials) that a reader puts in front of the number. The
+        ground is looked at around the character and, with ``look_left``, on its left too (where the
+        bands stand): the reader's place for a character can be a few pixels inward of it, and a
+        narrow band then fills only part of a window centred there. Never outward on the right: a
+        loose crop's window there reaches past the plate onto the car's body.
+        """
+        if self.ab is None:
+            return False
+        half = max(1, int(round(0.3 * glyph_h)))
+        windows = [(int(x) - half, int(x) + half + 1)]
+        if look_left:
+            windows.append((int(x) - 2 * half, int(x) + 1))
+        for lo, hi in windows:
+            lo, hi = max(0, lo), min(self.ab.shape[1], hi)
+            if hi > lo:
+                here = np.median(self.ab[:, lo:hi].reshape(-1, 2), axis=0)
+                if float(np.linalg.norm(here - self.plate)) > OTHER_GROUND:
+                    return True
         return False
-    ab = cv2.cvtColor(row, cv2.COLOR_BGR2LAB)[:, :, 1:].astype(np.float32)
-    plate = np.median(ab.reshape(-1, 2), axis=0)
-    half = max(1, int(round(0.3 * glyph_h)))
-    centred = (int(x) - half, int(x) + half + 1)
-    windows = [centred, (int(x) - 2 * half, int(x) + 1)] if outward < 0 else [centred]
-    for lo, hi in windows:
-        lo, hi = max(0, lo), min(row.shape[1], hi)
-        if hi > lo:
-            here = np.median(ab[:, lo:hi].reshape(-1, 2), axis=0)
-            if float(np.linalg.norm(here - plate)) > OTHER_GROUND:
-                return True
-    return False
 
 
 MAX_PEELED = 3  # end characters dropped at most from each side: a band or emblem carries no more letters
@@ -301,24 +314,20 @@ def _kept(line: _Line, xs: Sequence[float], confs: Sequence[float]) -> list[int]
     """
     band = line.band
     assert band is not None
-    inner = [is_foreign_char(band, x, c, False) for x, c in zip(xs, confs)]
-
-    def end_rule(k: int) -> bool:
-        return inner[k] or is_foreign_char(band, xs[k], confs[k], True)
-
+    ground = _RowGround.of(line.image)
     lo, hi = 0, len(xs) - 1
-    look_out = True
+    look_left = True
     while lo <= hi and lo < MAX_PEELED:
-        on_band = _on_other_ground(line.image, xs[lo], band.height, -1 if look_out else 0)
-        if not (on_band or end_rule(lo)):
+        on_band = ground.other(xs[lo], band.height, look_left)
+        if not (on_band or is_foreign_char(band, xs[lo], confs[lo], True)):
             break
-        look_out = on_band
+        look_left = on_band
         lo += 1
     while hi >= lo and len(xs) - 1 - hi < MAX_PEELED:
-        if not (end_rule(hi) or _on_other_ground(line.image, xs[hi], band.height, 1)):
+        if not (is_foreign_char(band, xs[hi], confs[hi], True) or ground.other(xs[hi], band.height, False)):
             break
         hi -= 1
-    return [k for k in range(lo, hi + 1) if not inner[k]]
+    return [k for k in range(lo, hi + 1) if not is_foreign_char(band, xs[k], confs[k], False)]
 
 
 def _result(decoded: _Decoded, line: _Line, width: int) -> _Read:

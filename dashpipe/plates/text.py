@@ -63,6 +63,19 @@ def edit_distance(a: str, b: str) -> int:
     return prev[-1]
 
 
+PARTIAL_MIN_CHARS = 4  # a shorter text inside another proves nothing
+
+
+def texts_agree(a: str, b: str) -> bool:
+    """Near-identical, or one a partial read of the other (a plate's end cut off in some frames)."""
+    if not a or not b:
+        return False
+    if edit_distance(a, b) <= (1 if min(len(a), len(b)) >= 5 else 0):
+        return True
+    short, long_ = sorted((a, b), key=len)
+    return len(short) >= PARTIAL_MIN_CHARS and short in long_
+
+
 def similarity(a: str, b: str) -> float:
     """1.0 for equal texts, 0.0 for nothing in common (edit distance over the longer length)."""
     if not a and not b:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from itertools import groupby
 
 from dashpipe.config import PlateSettings
-from dashpipe.plates.text import edit_distance, normalize, similarity
+from dashpipe.plates.text import normalize, similarity, texts_agree
 from dashpipe.plates.vote import vote
 from dashpipe.types import BBox, PlateRead
 
@@ -33,7 +33,6 @@ GROWTH_BASELINE_S = 1.0  # growth in size is measured over up to this much of a 
 TEXT_WEIGHT = 1.0  # cost = distance + |log size ratio| - TEXT_WEIGHT * similarity
 MERGE_MAX_OVERLAP = 0.25  # tracks sharing more than this share of the shorter one's time are distinct
 MERGE_MAX_GAP_S = 30.0  # tracks farther apart than this are separate sightings
-PARTIAL_MIN_CHARS = 4  # a shorter text inside another proves nothing
 SAME_PLACE_MAX_DT_S = 0.5  # interleaved tracks are compared at moments this close ...
 SAME_PLACE_WIDTHS = 1.0  # ... and are one plate when their centres are within a plate width
 
@@ -155,16 +154,6 @@ def _span(reads: Sequence[PlateRead]) -> tuple[float, float]:
     return reads[0].t_s, reads[-1].t_s
 
 
-def _texts_agree(a: str, b: str) -> bool:
-    """Near-identical, or one a partial read of the other (a plate's end cut off in some frames)."""
-    if not a or not b:
-        return False
-    if edit_distance(a, b) <= (1 if min(len(a), len(b)) >= 5 else 0):
-        return True
-    short, long_ = sorted((a, b), key=len)
-    return len(short) >= PARTIAL_MIN_CHARS and short in long_
-
-
 def _side_by_side(a: Sequence[PlateRead], b: Sequence[PlateRead]) -> bool:
     """At the moments the two tracks come closest in time, are their boxes at one place?"""
     dt, ra, rb = min(((abs(x.t_s - y.t_s), x, y) for x in a for y in b), key=lambda v: v[0])
@@ -178,12 +167,12 @@ def _side_by_side(a: Sequence[PlateRead], b: Sequence[PlateRead]) -> bool:
 def _reading(reads: Sequence[PlateRead], text: str) -> list[PlateRead]:
     """The reads of a track that read its own plate. A stray read of texture that joined it says
     nothing about when the plate was seen or whether another plate stood beside it."""
-    own = [r for r in reads if _texts_agree(normalize(r.text), text)]
+    own = [r for r in reads if texts_agree(normalize(r.text), text)]
     return own or list(reads)
 
 
 def _mergeable(a: Sequence[PlateRead], b: Sequence[PlateRead], text_a: str, text_b: str) -> bool:
-    if not _texts_agree(text_a, text_b):
+    if not texts_agree(text_a, text_b):
         return False
     a, b = _reading(a, text_a), _reading(b, text_b)
     if {r.frame_index for r in a} & {r.frame_index for r in b}:

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dashpipe.config import PlateSettings
-from dashpipe.plates.text import clean_text, edit_distance, fold_glyphs, normalize
+from dashpipe.plates.text import clean_text, edit_distance, fold_glyphs, normalize, texts_agree
 from dashpipe.types import PlateRead
 
 MIN_QUALITY_WEIGHT = 0.5  # the worst crop of a track still counts this much of the best one
@@ -31,7 +31,7 @@ class VoteResult:
     best: PlateRead  # the read to show: best crop among those that agree with the text
     char_confidences: tuple[float, ...] = field(default=())
     votes: int = 0  # reads that took part in the vote
-    unfitted: str = ""  # the voted text before it was fitted to a format (what the reads said)
+    backing: int = 0  # reads that say the voted text (see ``backing``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,8 +230,19 @@ def vote(
         best=_best_read([r for r, _ in voters], text, fold or {}),
         char_confidences=char_conf,
         votes=len(voters),
-        unfitted=raw,
+        backing=backing(reads, raw, fold or {}),
     )
+
+
+def backing(reads: Sequence[PlateRead], text: str, fold: Mapping[str, str]) -> int:
+    """How many reads say ``text``: agree with it as two reads of one plate do (``texts_agree``).
+
+    A vote over reads that each say something else still yields a text; on a real plate most
+    reads agree. ``vote`` counts against its text before fitting it to a format, which may swap
+    look-alikes that every read agreed on.
+    """
+    target = fold_glyphs(normalize(text), fold)
+    return sum(1 for r in reads if r.ocr and texts_agree(fold_glyphs(normalize(r.text), fold), target))
 
 
 def most_frequent(reads: Sequence[PlateRead]) -> str:

@@ -8,7 +8,7 @@ Crops of every read are kept as JPEG bytes only until the best of each plate is 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -22,7 +22,7 @@ from dashpipe.gps.movement import relative_motion
 from dashpipe.models.base import Detector, PlateReader
 from dashpipe.plates.crop import crop_quality, extract_crop
 from dashpipe.plates.enhance import enhance
-from dashpipe.plates.text import edit_distance, fold_glyphs, is_plausible, normalize
+from dashpipe.plates.text import is_plausible
 from dashpipe.plates.track import build_tracks
 from dashpipe.plates.vote import vote
 from dashpipe.plates.watchlist import match_watchlist
@@ -218,16 +218,6 @@ def _sure_alone(track: Sequence[PlateRead], cfg: PlateSettings, frame_width: int
     )
 
 
-def _backing(track: Sequence[PlateRead], text: str, fold: Mapping[str, str]) -> int:
-    """How many of the track's reads say ``text``: within one character of it, or a part of it (a
-    plate read while it enters, leaves or is cut short). A vote over reads that each say something
-    else still yields a text; on a real plate most reads agree. ``text`` is the vote before it was
-    fitted to a format, which may swap look-alikes that every read agreed on."""
-    target = fold_glyphs(normalize(text), fold)
-    said = (fold_glyphs(normalize(r.text), fold) for r in track if r.ocr)
-    return sum(1 for t in said if edit_distance(t, target) <= 1 or (len(t) >= MIN_READ_CHARS and t in target))
-
-
 class TextCheck(Protocol):
     def has_text(self, crop: np.ndarray) -> bool: ...
 
@@ -293,14 +283,13 @@ def sightings_from_reads(
     for track in build_tracks(plausible, cfg, cfg.fold):
         if all(r.clipped for r in track):
             continue  # only ever seen cut by the frame's edge
-        if len(track) < cfg.min_reads and not _sure_alone(track, cfg, frame_size[0]):
+        alone = _sure_alone(track, cfg, frame_size[0])
+        if len(track) < cfg.min_reads and not alone:
             continue
         voted = vote(track, cfg, cfg.fold)
         if not voted.text or voted.confidence < cfg.report_confidence or not is_plausible(voted.text, cfg):
             continue
-        if _backing(track, voted.unfitted or voted.text, cfg.fold) < cfg.min_reads and not _sure_alone(
-            track, cfg, frame_size[0]
-        ):
+        if voted.backing < cfg.min_reads and not alone:
             continue  # reads that agree on nothing: texture followed across frames, not a plate
         if verifier is not None and not _shows_text(track, voted.best, crop_jpegs, verifier):
             continue

@@ -108,7 +108,7 @@ def test_a_read_inside_a_larger_read_of_the_same_frame_is_dropped():
 
 def test_a_vote_is_backed_only_by_reads_that_say_its_text():
     """Texture followed across frames reads differently every time; a plate's reads agree, or are parts of it."""
-    from dashpipe.stages.heavy import _backing
+    from dashpipe.plates.vote import backing
     from dashpipe.types import CropQuality, PlateRead
 
     q = CropQuality(sharpness=300.0, height_px=30.0, brightness=120.0, contrast=60.0)
@@ -124,16 +124,15 @@ def test_a_vote_is_backed_only_by_reads_that_say_its_text():
             quality=q,
         )
 
-    assert _backing([read("EOO99"), read("0999"), read("POP")], "0999", {}) == 1
-    assert _backing([read("7FKB"), read("7FKB"), read("7FKB71")], "7FKB71", {}) == 3  # cut short is a part
-    assert _backing([read("A8C123"), read("ABC123")], "ABC123", {}) == 2  # one character off
-    assert _backing([read("AB0123"), read("ABO123")], "AB0123", {"O": "0"}) == 2
-    assert _backing([read("XBC1"), read("ABC123")], "ABC123", {}) == 1  # not a part of it
+    assert backing([read("EOO99"), read("0999"), read("POP")], "0999", {}) == 1
+    assert backing([read("7FKB"), read("7FKB"), read("7FKB71")], "7FKB71", {}) == 3  # cut short is a part
+    assert backing([read("A8C123"), read("ABC123")], "ABC123", {}) == 2  # one character off
+    assert backing([read("AB0123"), read("ABO123")], "AB0123", {"O": "0"}) == 2
+    assert backing([read("XBC1"), read("ABC123")], "ABC123", {}) == 1  # not a part of it
 
 
 def test_reads_that_agree_back_their_vote_even_when_a_format_changed_it():
     """A format may swap look-alikes every read agreed on (A8C12S4 -> ABC1254); the reads still back it."""
-    from dashpipe.stages.heavy import _backing
     from dashpipe.types import CropQuality, PlateRead
 
     q = CropQuality(sharpness=300.0, height_px=30.0, brightness=120.0, contrast=60.0)
@@ -152,5 +151,5 @@ def test_reads_that_agree_back_their_vote_even_when_a_format_changed_it():
     ]
     cfg = PlateSettings(region="us")
     voted = vote(reads, cfg, cfg.fold)
-    assert voted.unfitted == "A8C12S4"
-    assert _backing(reads, voted.unfitted or voted.text, cfg.fold) == 4
+    assert voted.text != "A8C12S4"  # the format changed it ...
+    assert voted.backing == 4  # ... and every read still backs it

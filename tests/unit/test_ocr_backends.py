@@ -170,21 +170,21 @@ def test_an_edge_character_on_a_band_of_another_colour_is_foreign():
     import cv2
     import numpy as np
 
-    from dashpipe.models.rapidocr import _on_other_ground
+    from dashpipe.models.rapidocr import _RowGround
 
     for plate_bgr in ((255, 255, 255), (40, 200, 250)):  # white, yellow
         row = np.full((40, 300, 3), plate_bgr, np.uint8)
         row[:, :30] = (160, 60, 10)  # blue band
         cv2.putText(row, "AB123", (40, 32), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (0, 0, 0), 3)
-        assert _on_other_ground(row, 15, 30, -1)
+        assert _RowGround.of(row).other(15, 30, look_left=True)
         # A place read a few pixels right of the band's letter still looks outward onto the band.
-        assert _on_other_ground(row, 34, 30, -1)
-        assert not _on_other_ground(row, 60, 30, -1)
-        assert not _on_other_ground(row, 280, 30, 1)
+        assert _RowGround.of(row).other(34, 30, look_left=True)
+        assert not _RowGround.of(row).other(60, 30, look_left=True)
+        assert not _RowGround.of(row).other(280, 30, look_left=False)
         # Right of the number the window stays on the character: a loose crop's car body is no band.
         loose = np.full((40, 330, 3), (30, 30, 170), np.uint8)
         loose[:, :300] = row
-        assert not _on_other_ground(loose, 292, 30, 1)
+        assert not _RowGround.of(loose).other(292, 30, look_left=False)
 
 
 def test_text_lines_are_long_a_blob_is_not_a_line():
