@@ -8,7 +8,8 @@ Sections (each skips with a message where ../shared/data is absent):
   1. OCR only on openalpr-us-crops (751 real US plate crops): exact, within one character, ms per crop.
   2. Proposals on openalpr-us (222 photos) at the preprocess width: recall (IoU >= 0.3), boxes per photo,
      ms per frame; and the full-resolution refinement.
-  3. End to end on openalpr-us: proposer -> detector -> OCR on each photo, with the US region preset; the
+  3. End to end on openalpr-us: proposer -> the heavy stage's per-frame reading (detector, crops, OCR and
+     its second look at doubtful reads) on each photo, with the US region preset; the
      labelled plate counts as read when a read whose box overlaps the labelled box (IoU >= 0.3) equals its
      text (O and 0 taken as one glyph, as on US plates). Extra plates are no error.
   4. Multi-frame on rendered sample clips of seeds the tests do not use: readable plates read, false plates,
@@ -33,12 +34,20 @@ from dashpipe.config import Settings  # noqa: E402
 from dashpipe.models.registry import build_detector, build_proposer, build_reader  # noqa: E402
 from dashpipe.plates.crop import extract_crop  # noqa: E402
 from dashpipe.plates.text import clean_text, fold_glyphs  # noqa: E402
+from dashpipe.stages.heavy import read_frame  # noqa: E402
+from dashpipe.types import FrameQuality, Region, SelectedFrame  # noqa: E402
 
 PEERS = [
     ("OpenALPR, OCR only on openalpr-us-crops (published)", "~86% exact"),
     ("fast-plate-ocr, on its own test sets (published)", "92-94% exact"),
     ("Frigate LPR", "clusters a tracked object's reads by similarity, keeps the largest cluster's best"),
 ]
+
+
+def _photo_frame(hints: list[Region]) -> SelectedFrame:
+    """A photo as the heavy stage sees a kept frame: its proposals, no flags."""
+    quality = FrameQuality(brightness=128.0, bright_p99=255.0, sharpness=100.0, motion=255.0)
+    return SelectedFrame(index=0, pts_s=0.0, quality=quality, regions=tuple(hints))
 
 
 def end_to_end_rows(settings: Settings) -> list[tuple[str, str]]:
@@ -58,16 +67,15 @@ def end_to_end_rows(settings: Settings) -> list[tuple[str, str]]:
         small = cv2.resize(s.image, (proposer.width, round(h * proposer.width / w)), interpolation=cv2.INTER_AREA)
         scale = w / proposer.width
         hints = [r.model_copy(update={"box": r.box.scale(scale)}) for r in proposer.propose(small)]
-        plates = [r for r in detector.detect(s.image, hints) if r.label == "plate"]
-        crops = [extract_crop(s.image, p.box) for p in plates]
-        reads = reader.read(crops) if crops else []
+        # The heavy stage's own per-frame code: detection, crops, reads and their second look.
+        reads = read_frame(s.image, _photo_frame(hints), detector, reader, cfg).reads
         times.append((time.perf_counter() - t) * 1000)
         # O and 0 are one glyph on US plates: compare both sides folded (a format may put back an O).
         texts = [fold_glyphs(clean_text(r.text, cfg.formats, r.char_confidences, cfg.fold), cfg.fold) for r in reads]
         truth = fold_glyphs(s.text, cfg.fold)
-        if any(p.box.iou(s.plate) >= 0.3 and t == truth for p, t in zip(plates, texts)):
+        if any(r.box.iou(s.plate) >= 0.3 and t == truth for r, t in zip(reads, texts)):
             hits += 1
-        on_plate = [p for p in plates if p.box.iou(s.plate) >= 0.3]
+        on_plate = [r for r in reads if r.box.iou(s.plate) >= 0.3]
         if on_plate:  # how wide the detector cuts, against the labelled plate
             widths.append(max(on_plate, key=lambda p: p.box.iou(s.plate)).box.width / max(s.plate.width, 1.0))
         # The reader alone, on the labelled box: what perfect boxes would give.

@@ -171,6 +171,11 @@ class PreprocessSettings(Section):
         True, description="Keep dark/blurry frames that still show a plate region (enhanced before OCR)."
     )
     thumbnails: bool = Field(False, description="Write a small JPEG per kept frame next to the JSON.")
+    skip_deblocking: bool = Field(
+        True,
+        description="Decode without the H.264/HEVC deblocking filter (a large share of the decoding work, "
+        "and invisible at the analysis sizes). The heavy stage always decodes in full.",
+    )
 
 
 # Region presets: plate formats and glyphs a region's plates do not tell apart.

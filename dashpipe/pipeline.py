@@ -66,6 +66,7 @@ def preprocess_job(rt: Runtime, job: VideoJob, progress: Progress = _noop) -> Vi
                 min(cfg.analysis_width, info.width),
                 detail_width=None if colour else proposer.width,
                 keep_frame=colour,
+                skip_deblocking=cfg.skip_deblocking,
             ),
             cfg,
             fps=info.fps,

@@ -159,14 +159,21 @@ def _frame_time(frame: av.VideoFrame, first_pts: int | None, index: int, fps: fl
     return float((frame.pts - first_pts) * frame.time_base)
 
 
-def _decode(path: Path) -> Iterator[tuple[int, float, av.VideoFrame]]:
-    """Every frame in presentation order with its index and time; decode errors become BadVideo."""
+def _decode(path: Path, skip_deblocking: bool = False) -> Iterator[tuple[int, float, av.VideoFrame]]:
+    """Every frame in presentation order with its index and time; decode errors become BadVideo.
+
+    ``skip_deblocking`` leaves out the loop filter of codecs that have one (H.264, HEVC): the
+    frames then carry faint block edges, and errors drift a little until the next key frame,
+    neither of which survives shrinking to a few hundred pixels.
+    """
     container = _open(path)
     try:
         if not container.streams.video:
             raise BadVideo(f"no video stream in {path}")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        if skip_deblocking:
+            stream.codec_context.options = {"skip_loop_filter": "all"}
         fps = float(stream.average_rate or 30)
         first_pts: int | None = None
         index = 0
@@ -187,16 +194,23 @@ def _decode(path: Path) -> Iterator[tuple[int, float, av.VideoFrame]]:
         container.close()
 
 
-def iter_lowres(path: Path, width: int, detail_width: int | None = None, keep_frame: bool = True) -> Iterator[LowFrame]:
+def iter_lowres(
+    path: Path,
+    width: int,
+    detail_width: int | None = None,
+    keep_frame: bool = True,
+    skip_deblocking: bool = False,
+) -> Iterator[LowFrame]:
     """Every frame's luma at ``width`` pixels wide (height keeps the aspect ratio).
 
     With ``detail_width`` each frame also carries its luma at that width, and the small luma is
     shrunk from it (cheaper than from the full frame twice). ``keep_frame=False`` lets the decoder
     reuse its buffers at once, which it cannot while a stage holds on to its frames. Decoding runs
     ahead of the caller on a thread of its own (``read_ahead``) that does nothing but keep the
-    decoder's threads fed; shrinking happens on the caller's thread.
+    decoder's threads fed; shrinking happens on the caller's thread. ``skip_deblocking``: see
+    ``_decode``.
     """
-    with closing(read_ahead(_decode_luma(path), name="decode")) as decoded:
+    with closing(read_ahead(_decode_luma(path, skip_deblocking), name="decode")) as decoded:
         for index, pts_s, frame, full in decoded:
             if detail_width is not None:
                 detail = _at_width(full, detail_width)
@@ -206,11 +220,11 @@ def iter_lowres(path: Path, width: int, detail_width: int | None = None, keep_fr
             yield LowFrame(index=index, pts_s=pts_s, luma=luma, detail=detail, frame=frame if keep_frame else None)
 
 
-def _decode_luma(path: Path) -> Iterator[tuple[int, float, av.VideoFrame, np.ndarray]]:
+def _decode_luma(path: Path, skip_deblocking: bool) -> Iterator[tuple[int, float, av.VideoFrame, np.ndarray]]:
     """``_decode`` with each frame's full-size luma, taken on the decoding thread (a grey conversion
     is libswscale, and that on a decoder's frame from another thread was seen to deadlock, see
     BackgroundWriter)."""
-    for index, pts_s, frame in _decode(path):
+    for index, pts_s, frame in _decode(path, skip_deblocking):
         yield index, pts_s, frame, _full_luma(frame)
 
 

@@ -29,7 +29,8 @@ SAME_ROW = 0.3  # and their centres by less than this share of the height
 ROW_MEMBER = (0.7, 1.35)  # height range (of the row height) of other blobs counted in the row
 ROW_MEMBER_WIDTH = 4.0  # widest such blob (a few touching characters), in row heights
 
-SMALL_CHAR = 0.6  # a read character on ink shorter than this share of the row height is not in the row
+SMALL_CHAR = 0.6  # a read character on ink shorter than this share of the row height is not in the row ...
+SMALL_MAX_CONFIDENCE = 0.99  # ... unless the reader was this sure: a character broken up by an emblem or dirt
 NOISE_BLOB = 0.25  # blobs shorter than this share of the row height are ignored as evidence
 OUTSIDE_MARGIN = 0.2  # an edge character beyond the row's ends by this many row heights ...
 OUTSIDE_MAX_CONFIDENCE = 0.95  # ... is an emblem or a border unless the reader was sure of it
@@ -149,7 +150,12 @@ def is_foreign_char(band: TextBand, x_centre: float, confidence: float, at_edge:
     ]
     # A character glued to the frame is hidden inside the frame's blob, leaving only its small
     # neighbours as evidence; there the small-characters rule would drop a real character.
-    if cover and all(b[3] < SMALL_CHAR * h for b in cover) and not _in_frame(band, x_centre, half):
+    if (
+        cover
+        and all(b[3] < SMALL_CHAR * h for b in cover)
+        and not _in_frame(band, x_centre, half)
+        and confidence < SMALL_MAX_CONFIDENCE
+    ):
         return True  # stacked or small characters beside the number
     beyond = x_centre < band.x1 - OUTSIDE_MARGIN * h or x_centre > band.x2 + OUTSIDE_MARGIN * h
     return at_edge and beyond and confidence < OUTSIDE_MAX_CONFIDENCE

@@ -22,7 +22,8 @@ from dashpipe.gps.movement import relative_motion
 from dashpipe.models.base import Detector, PlateReader
 from dashpipe.plates.crop import crop_quality, extract_crop
 from dashpipe.plates.enhance import enhance
-from dashpipe.plates.text import is_plausible
+from dashpipe.plates.second_look import best_read, doubtful, other_boxes
+from dashpipe.plates.text import clean_text, is_plausible
 from dashpipe.plates.track import build_tracks
 from dashpipe.plates.vote import vote
 from dashpipe.plates.watchlist import match_watchlist
@@ -30,6 +31,7 @@ from dashpipe.types import (
     Alert,
     BBox,
     HeavyResult,
+    OcrResult,
     PlateRead,
     PlateSighting,
     PreprocessResult,
@@ -112,6 +114,7 @@ def read_frame(
     settled = [c is not None and c.streak >= SETTLE_READS and c.streak % SETTLE_RECHECK != 0 for c in links]
     asked = [i for i, done in enumerate(settled) if not done]
     answers = dict(zip(asked, reader.read([to_read[i] for i in asked])))
+    _second_look(image, [plates[i].box for i in range(len(plates))], to_read, answers, reader, cfg, flagged)
     height, width = image.shape[:2]
     found: list[tuple[PlateRead, np.ndarray, _Chain | None]] = []
     for i, (plate, crop, chain) in enumerate(zip(plates, to_read, links)):
@@ -137,7 +140,7 @@ def read_frame(
             ocr=ocr,
         )
         found.append((read, crop, chain))
-    whole = {id(r) for r in drop_nested([r for r, _, _ in found])}
+    whole = {id(r) for r in drop_nested([r for r, _, _ in found], cfg)}
     reads: list[PlateRead] = []
     jpegs: dict[PlateRead, bytes] = {}
     for read, crop, chain in found:
@@ -158,20 +161,52 @@ def read_frame(
     return FrameReads(reads, jpegs)
 
 
+def _second_look(
+    image: np.ndarray,
+    boxes: Sequence[BBox],
+    crops: list[np.ndarray],
+    answers: dict[int, OcrResult],
+    reader: PlateReader,
+    cfg: PlateSettings,
+    enhanced: bool,
+) -> None:
+    """Doubtful reads read again from other cuts of their box (``second_look``); the better read and
+    its crop replace the first in ``answers`` and ``crops``."""
+    retry = [i for i, read in answers.items() if doubtful(read, cfg)]
+    if not retry:
+        return
+    views: list[tuple[int, np.ndarray]] = []
+    for i in retry:
+        for box in other_boxes(boxes[i]):
+            crop = extract_crop(image, box)
+            if crop.size:
+                views.append((i, enhance(crop) if enhanced else crop))
+    again = reader.read([c for _, c in views])
+    for i in retry:
+        options = [(answers[i], crops[i])] + [(r, c) for (k, c), r in zip(views, again) if k == i]
+        answers[i], crops[i] = options[best_read([r for r, _ in options], cfg)]
+
+
 NESTED_SHARE = 0.6  # of a read's box inside another read's box in the same frame
 
 
-def drop_nested(reads: Sequence[PlateRead]) -> list[PlateRead]:
+def drop_nested(reads: Sequence[PlateRead], cfg: PlateSettings) -> list[PlateRead]:
     """Reads of one frame without those lying inside a larger read with at least as long a text.
 
     Two plates cannot sit one inside the other, so a box mostly within another is a piece of
     that plate (half its characters, a sticker, a frame screw row) and its text a fragment that
-    would otherwise start a plate entry of its own.
+    would otherwise start a plate entry of its own. An inner read of the same plate text (as the
+    region's formats have it) is the same plate cut tighter, and it stands in for the outer one
+    (its box says better where the plate is).
     """
+    texts = {id(r): clean_text(r.text, cfg.formats, r.char_confidences, cfg.fold) for r in reads}
     kept: list[PlateRead] = []
-    for r in sorted(reads, key=lambda r: (len(r.text), r.box.area, r.confidence), reverse=True):
-        if not any(r.box.intersection(k.box) >= NESTED_SHARE * r.box.area for k in kept):
+    for r in sorted(reads, key=lambda r: (len(texts[id(r)]), r.box.area, r.confidence), reverse=True):
+        outer = [k for k, o in enumerate(kept) if r.box.intersection(o.box) >= NESTED_SHARE * r.box.area]
+        if not outer:
             kept.append(r)
+        elif len(outer) == 1 and texts[id(kept[outer[0]])] == texts[id(r)]:
+            kept[outer[0]] = r
     chosen = {id(r) for r in kept}
     return [r for r in reads if id(r) in chosen]
 

@@ -100,10 +100,14 @@ def test_a_read_inside_a_larger_read_of_the_same_frame_is_dropped():
         box = BBox(x1=x1, y1=100, x2=x2, y2=130)
         return PlateRead(frame_index=7, t_s=0.2, box=box, text=text, confidence=0.97, char_confidences=(), quality=q)
 
+    cfg = PlateSettings()
     whole, piece, other = pr("9TSL80", 100, 260), pr("9TSL8", 100, 230), pr("AB123", 600, 760)
-    assert drop_nested([whole, piece, other]) == [whole, other]
+    assert drop_nested([whole, piece, other], cfg) == [whole, other]
     twin = pr("9TSL80", 100, 260)
-    assert len(drop_nested([whole, twin])) == 1  # two equal boxes: one stays
+    assert len(drop_nested([whole, twin], cfg)) == 1  # two equal boxes: one stays
+    # The same text cut tighter is the same plate: the tighter box stands in for the loose one.
+    tight = pr("9TSL80", 110, 250)
+    assert drop_nested([whole, tight, other], cfg) == [tight, other]
 
 
 def test_a_vote_is_backed_only_by_reads_that_say_its_text():

@@ -54,3 +54,11 @@ def test_a_character_glued_to_the_frame_is_not_taken_for_a_small_mark() -> None:
     band = find_band(img)
     assert band is not None
     assert not is_foreign_char(band, 190.0, 0.7, at_edge=False)
+
+
+def test_a_sure_character_on_broken_ink_stays_in_the_number() -> None:
+    """An emblem or dirt can break a real character into short pieces; the reader's certainty keeps it."""
+    band = find_band(plate_with_stacked_marks())
+    assert band is not None
+    assert is_foreign_char(band, 30.0, 0.95, at_edge=False)  # short ink, the reader unsure: a stacked mark
+    assert not is_foreign_char(band, 30.0, 0.995, at_edge=False)  # short ink, the reader sure: a character

@@ -1,0 +1,65 @@
+"""Reading a plate again from crops cut a little differently, when its first read is in doubt.
+
+A detector's box is often a little off: an end character cut away, the car's badge or bumper
+joined to the row, the state name cut through. The recogniser then drops or invents a
+character, and no later rule can bring it back. One read costs a few milliseconds, far less than
+a plate misread, so a doubtful read (one no region format accepts, or with a character the
+reader was unsure of) is read again from the box widened, narrowed and made taller, and the
+plausible read with the most support wins. Sure reads, the great majority, cost nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dashpipe.config import PlateSettings
+from dashpipe.plates.text import clean_text, is_plausible
+from dashpipe.types import BBox, OcrResult
+
+SURE_CHAR = 0.9  # a read whose characters were all read at least this surely is not looked at again
+MIN_CHARS = 4  # reads shorter than this (texture reads as two or three characters), or ...
+MIN_CONFIDENCE = 0.8  # ... less sure on the whole, get no second look
+FIRST_CUT_LEAD = 0.1  # support the detector's own cut is given ahead of the others: its box is the best guess
+# Other cuts of the box: how far each side moves, in box widths (x) and heights (y); outward is
+# negative for x1/y1 and positive for x2/y2.
+OTHER_CUTS: tuple[tuple[float, float, float, float], ...] = (
+    (-0.15, 0.0, 0.15, 0.0),  # wider: an end character the box cut away
+    (0.08, 0.0, -0.08, 0.0),  # narrower: a badge or bumper edge joined to the row
+    (0.0, -0.2, 0.0, 0.2),  # taller: the row cut through, or a two-line plate's number half out
+)
+
+
+def other_boxes(box: BBox) -> list[BBox]:
+    w, h = box.width, box.height
+    return [
+        BBox(x1=box.x1 + dx1 * w, y1=box.y1 + dy1 * h, x2=box.x2 + dx2 * w, y2=box.y2 + dy2 * h)
+        for dx1, dy1, dx2, dy2 in OTHER_CUTS
+    ]
+
+
+def _plate_text(read: OcrResult, cfg: PlateSettings) -> str:
+    return clean_text(read.text, cfg.formats, read.char_confidences, cfg.fold)
+
+
+def doubtful(read: OcrResult, cfg: PlateSettings) -> bool:
+    """Worth another look: no plausible plate text, or a character read with less than SURE_CHAR.
+    A read the reader was unsure of as a whole is texture far more often than a plate cut badly:
+    another cut would only give it more chances to look like one."""
+    if len(read.text) < MIN_CHARS or read.confidence < MIN_CONFIDENCE:
+        return False
+    if not is_plausible(_plate_text(read, cfg), cfg):
+        return True
+    return min(read.char_confidences, default=0.0) < SURE_CHAR
+
+
+def support(read: OcrResult) -> float:
+    """Each character counts by how far its confidence is above a coin flip."""
+    return sum(c - 0.5 for c in read.char_confidences)
+
+
+def best_read(reads: Sequence[OcrResult], cfg: PlateSettings) -> int:
+    """Index of the read to keep: among the plausible ones (all, when none is), the best supported,
+    the first (the detector's cut) ahead by FIRST_CUT_LEAD; earlier reads win ties."""
+    plausible = [i for i, r in enumerate(reads) if r.text and is_plausible(_plate_text(r, cfg), cfg)]
+    candidates = plausible or list(range(len(reads)))
+    return max(candidates, key=lambda i: (support(reads[i]) + (FIRST_CUT_LEAD if i == 0 else 0.0), -i))
