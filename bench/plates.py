@@ -1,6 +1,7 @@
 """Plate reading, measured end to end and part by part, beside the peers' published figures.
 
     python bench/plates.py [--skip-multi | --multi-only] [--seeds 101 202 303] [--seconds 30] [--rec-model M.onnx]
+                           [--dashcam-encode] [--full-decode]
 
 ``--rec-model`` reads with another PP-OCR recognition model than the default (sections 1 and 3).
 
@@ -103,8 +104,14 @@ def end_to_end_rows(settings: Settings) -> list[tuple[str, str]]:
     ]
 
 
-def multi_frame_rows(seeds: list[int], seconds: float) -> list[tuple[str, str]]:
+def multi_frame_rows(
+    seeds: list[int], seconds: float, dashcam: bool = False, full_decode: bool = False
+) -> list[tuple[str, str]]:
+    """``dashcam``: each clip re-encoded as dashcams encode (``bench.pipeline.dashcam_encode``) first;
+    ``full_decode``: the preprocess decodes with the deblocking filter (``preprocess.skip_deblocking``
+    off), to see what skipping it changes."""
     import dashpipe
+    from bench.pipeline import dashcam_encode
     from dashpipe.config import load_settings
     from dashpipe.evaluate import score_report
     from dashpipe.sample import load_truth, render_sample
@@ -115,8 +122,15 @@ def multi_frame_rows(seeds: list[int], seconds: float) -> list[tuple[str, str]]:
     with tempfile.TemporaryDirectory(prefix="dashpipe-plates-") as tmp:
         for seed in seeds:
             files = render_sample(Path(tmp) / f"s{seed}", seconds=seconds, seed=seed)
-            settings = load_settings(store={"data_dir": f"{tmp}/d{seed}"}, database_url=f"sqlite:///{tmp}/d{seed}.db")
-            entry = dashpipe.run(files.video, files.nmea, settings=settings)
+            video = files.video
+            if dashcam:
+                video = dashcam_encode(video, video.with_name(f"{video.stem}_high.mp4"))
+            settings = load_settings(
+                store={"data_dir": f"{tmp}/d{seed}"},
+                database_url=f"sqlite:///{tmp}/d{seed}.db",
+                preprocess={"skip_deblocking": not full_decode},
+            )
+            entry = dashpipe.run(video, files.nmea, settings=settings)
             score = score_report(entry, load_truth(files.truth))
             total += score.readable_total
             found += score.readable_found
@@ -156,6 +170,8 @@ def main() -> None:
     ap.add_argument("--skip-multi", action="store_true")
     ap.add_argument("--multi-only", action="store_true", help="only section 4 (rendered clips)")
     ap.add_argument("--rec-model", type=Path, default=None, help="another PP-OCR recognition .onnx to read with")
+    ap.add_argument("--dashcam-encode", action="store_true", help="section 4 on the clips re-encoded as dashcams do")
+    ap.add_argument("--full-decode", action="store_true", help="section 4 with preprocess.skip_deblocking off")
     args = ap.parse_args()
     # The photos are of US plates: read them as a US user would (plates.region: us).
     settings = Settings(plates={"region": "us"}, ocr={"type": "rapidocr", "rec_model": args.rec_model})
@@ -172,8 +188,11 @@ def main() -> None:
         print("\n## 3. End to end on photos")
         _print(end_to_end_rows(settings))
     if not args.skip_multi:
-        print(f"\n## 4. Multi-frame on rendered clips ({args.seconds:g} s each)")
-        _print(multi_frame_rows(args.seeds, args.seconds))
+        how = (", re-encoded as dashcams encode" if args.dashcam_encode else "") + (
+            ", deblocking decoded" if args.full_decode else ""
+        )
+        print(f"\n## 4. Multi-frame on rendered clips ({args.seconds:g} s each{how})")
+        _print(multi_frame_rows(args.seeds, args.seconds, args.dashcam_encode, args.full_decode))
     if not args.multi_only:
         print("\n## Peers")
         _print(PEERS)
