@@ -171,13 +171,14 @@ def clean_text(
     return fit_format(fold_glyphs(plain, fold or {}), formats, conf, fold)
 
 
-_STROKES = frozenset("I1")
+_STROKES = frozenset("I1TY")
 
 
 def is_plausible(text: str, cfg: PlateSettings) -> bool:
     """Could this be a plate? Length, alphabet, the region's formats, and not a row of strokes.
 
-    A row of I/1 is what a grille, a fence or a barcode reads as; no region issues such plates.
+    A row of upright strokes (I, 1, T, Y: a bar, with or without a top) is what a grille, a fence,
+    poles or a barcode read as; no region issues such plates.
     """
     if not cfg.min_chars <= len(text) <= cfg.max_chars:
         return False

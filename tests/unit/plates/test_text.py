@@ -88,7 +88,16 @@ def test_bad_format_names_the_pattern() -> None:
 
 @pytest.mark.parametrize(
     ("text", "ok"),
-    [("ABC123", True), ("AB", False), ("ABCDEFGHIJK", False), ("IIII", False), ("1111", False), ("abc1", False)],
+    [
+        ("ABC123", True),
+        ("AB", False),
+        ("ABCDEFGHIJK", False),
+        ("IIII", False),
+        ("1111", False),
+        ("ITYY", False),  # a fence or poles
+        ("TY71", True),  # a 7 is no upright stroke
+        ("abc1", False),
+    ],
 )
 def test_plausible_length_alphabet_and_strokes(text: str, ok: bool) -> None:
     assert is_plausible(text, PlateSettings()) is ok
