@@ -114,7 +114,7 @@ def read_frame(
     settled = [c is not None and c.streak >= SETTLE_READS and c.streak % SETTLE_RECHECK != 0 for c in links]
     asked = [i for i, done in enumerate(settled) if not done]
     answers = dict(zip(asked, reader.read([to_read[i] for i in asked])))
-    _second_look(image, [plates[i].box for i in range(len(plates))], to_read, answers, reader, cfg, flagged)
+    _second_look(image, [p.box for p in plates], to_read, answers, reader, cfg, flagged)
     height, width = image.shape[:2]
     found: list[tuple[PlateRead, np.ndarray, _Chain | None]] = []
     for i, (plate, crop, chain) in enumerate(zip(plates, to_read, links)):
