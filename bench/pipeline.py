@@ -31,6 +31,8 @@ from pathlib import Path
 
 import av
 
+from dashpipe.video import SKIP_DEBLOCKING
+
 
 def raw_decode(video: Path, skip_deblocking: bool = False) -> tuple[float, int, float]:
     """Frames/s, frames, and CPU ms a frame (all of the decoder's threads), decoded in full or, as the
@@ -39,7 +41,7 @@ def raw_decode(video: Path, skip_deblocking: bool = False) -> tuple[float, int, 
         s = c.streams.video[0]
         s.thread_type = "AUTO"
         if skip_deblocking:
-            s.codec_context.options = {"skip_loop_filter": "all"}
+            s.codec_context.options = dict(SKIP_DEBLOCKING)
         t, cpu = time.perf_counter(), time.process_time()
         n = sum(1 for _ in c.decode(s))
         return n / (time.perf_counter() - t), n, (time.process_time() - cpu) * 1000 / max(n, 1)

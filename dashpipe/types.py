@@ -145,6 +145,13 @@ class OcrResult(Frozen):
     confidence: float
     char_confidences: tuple[float, ...] = ()
 
+    @property
+    def support(self) -> float:
+        """How much the read's characters are worth when reads of one plate are compared: each counts
+        by how far its confidence is above a coin flip, so a read does not win by dropping its one
+        unsure (but real) character."""
+        return sum(c - 0.5 for c in self.char_confidences)
+
 
 class CropQuality(Frozen):
     sharpness: float

@@ -30,6 +30,9 @@ class BadVideo(ValueError):
     """The file is not a video we can decode (empty, truncated, not a video). Permanent."""
 
 
+# Decoder options of the low-resolution pass when ``skip_deblocking`` is on (see ``_decode``).
+SKIP_DEBLOCKING = {"skip_loop_filter": "all"}
+
 _PLANAR_8BIT = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "gray"}
 
 
@@ -173,7 +176,7 @@ def _decode(path: Path, skip_deblocking: bool = False) -> Iterator[tuple[int, fl
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         if skip_deblocking:
-            stream.codec_context.options = {"skip_loop_filter": "all"}
+            stream.codec_context.options = dict(SKIP_DEBLOCKING)
         fps = float(stream.average_rate or 30)
         first_pts: int | None = None
         index = 0

@@ -217,7 +217,7 @@ class RapidOcrReader:
         for margin in RETRY_MARGINS if retry else ():
             again = self._read_lines(session, groups, {i: _line_of(images[i], bands[i], margin) for i in retry})
             for i, r in again.items():
-                if _support(r.result) > _support(results[i].result):
+                if r.result.support > results[i].result.support:
                     results[i] = r
         empty = OcrResult(text="", confidence=0.0)
         return [results[i].result if i in results else empty for i in range(len(crops))]
@@ -243,12 +243,6 @@ class RapidOcrReader:
                 steps = math.ceil(widths[i] / STEP_PX)
                 results[i] = _result(ctc_decode(groups(probs[row, :steps])), lines[i], widths[i])
         return results
-
-
-def _support(result: OcrResult) -> float:
-    """How much a read's characters are worth: each counts by how far its confidence is above a coin
-    flip, so a read does not win a comparison by dropping its one unsure (but real) character."""
-    return sum(c - 0.5 for c in result.char_confidences)
 
 
 @dataclass(frozen=True, slots=True)

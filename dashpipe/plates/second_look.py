@@ -5,7 +5,8 @@ joined to the row, the state name cut through. The recogniser then drops or inve
 character, and no later rule can bring it back. One read costs a few milliseconds, far less than
 a plate misread, so a doubtful read (one no region format accepts, or with a character the
 reader was unsure of) is read again from the box widened, narrowed and made taller, and the
-plausible read with the most support wins. Sure reads, the great majority, cost nothing more.
+plausible read with the most support (``OcrResult.support``) wins. Sure reads, the great
+majority, cost nothing more.
 """
 
 from __future__ import annotations
@@ -52,14 +53,9 @@ def doubtful(read: OcrResult, cfg: PlateSettings) -> bool:
     return min(read.char_confidences, default=0.0) < SURE_CHAR
 
 
-def support(read: OcrResult) -> float:
-    """Each character counts by how far its confidence is above a coin flip."""
-    return sum(c - 0.5 for c in read.char_confidences)
-
-
 def best_read(reads: Sequence[OcrResult], cfg: PlateSettings) -> int:
     """Index of the read to keep: among the plausible ones (all, when none is), the best supported,
     the first (the detector's cut) ahead by FIRST_CUT_LEAD; earlier reads win ties."""
     plausible = [i for i, r in enumerate(reads) if r.text and is_plausible(_plate_text(r, cfg), cfg)]
     candidates = plausible or list(range(len(reads)))
-    return max(candidates, key=lambda i: (support(reads[i]) + (FIRST_CUT_LEAD if i == 0 else 0.0), -i))
+    return max(candidates, key=lambda i: (reads[i].support + (FIRST_CUT_LEAD if i == 0 else 0.0), -i))

@@ -8,7 +8,7 @@ Crops of every read are kept as JPEG bytes only until the best of each plate is 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -109,12 +109,13 @@ def read_frame(
     keep = [i for i, c in enumerate(crops) if c.size > 0]
     crops = [crops[i] for i in keep]
     plates = [plates[i] for i in keep]
-    to_read = [enhance(c) for c in crops] if flagged else crops
+    prepared = enhance if flagged else _unchanged
+    to_read = [prepared(c) for c in crops]
     links = [_chain_for(p.box, frame.pts_s, chains) for p in plates]
     settled = [c is not None and c.streak >= SETTLE_READS and c.streak % SETTLE_RECHECK != 0 for c in links]
     asked = [i for i, done in enumerate(settled) if not done]
     answers = dict(zip(asked, reader.read([to_read[i] for i in asked])))
-    _second_look(image, [p.box for p in plates], to_read, answers, reader, cfg, flagged)
+    _second_look(image, [p.box for p in plates], to_read, answers, reader, cfg, prepared)
     height, width = image.shape[:2]
     found: list[tuple[PlateRead, np.ndarray, _Chain | None]] = []
     for i, (plate, crop, chain) in enumerate(zip(plates, to_read, links)):
@@ -161,6 +162,10 @@ def read_frame(
     return FrameReads(reads, jpegs)
 
 
+def _unchanged(crop: np.ndarray) -> np.ndarray:
+    return crop
+
+
 def _second_look(
     image: np.ndarray,
     boxes: Sequence[BBox],
@@ -168,10 +173,10 @@ def _second_look(
     answers: dict[int, OcrResult],
     reader: PlateReader,
     cfg: PlateSettings,
-    enhanced: bool,
+    prepared: Callable[[np.ndarray], np.ndarray],
 ) -> None:
-    """Doubtful reads read again from other cuts of their box (``second_look``); the better read and
-    its crop replace the first in ``answers`` and ``crops``."""
+    """Doubtful reads read again from other cuts of their box (``second_look``), each cut ``prepared``
+    as the first was; the better read and its crop replace the first in ``answers`` and ``crops``."""
     retry = [i for i, read in answers.items() if doubtful(read, cfg)]
     if not retry:
         return
@@ -180,7 +185,7 @@ def _second_look(
         for box in other_boxes(boxes[i]):
             crop = extract_crop(image, box)
             if crop.size:
-                views.append((i, enhance(crop) if enhanced else crop))
+                views.append((i, prepared(crop)))
     again = reader.read([c for _, c in views])
     for i in retry:
         options = [(answers[i], crops[i])] + [(r, c) for (k, c), r in zip(views, again) if k == i]

@@ -3,7 +3,7 @@
 import numpy as np
 
 from dashpipe.config import PlateSettings
-from dashpipe.plates.second_look import SURE_CHAR, best_read, doubtful, other_boxes, support
+from dashpipe.plates.second_look import SURE_CHAR, best_read, doubtful, other_boxes
 from dashpipe.stages.heavy import read_frame
 from dashpipe.types import BBox, FrameQuality, OcrResult, Region, SelectedFrame
 
@@ -37,7 +37,7 @@ def test_the_plausible_read_with_most_support_wins_and_the_first_cut_leads():
     assert best_read([cut_short, whole], US) == 1  # both fit a US format; the whole plate has more support
     assert best_read([read("A1B2C3D"), read("ABC1234", *(0.7,) * 7)], US) == 1  # only the second fits one
     unsure, sure = read("ABC1234", 0.99, 0.99, 0.6, 0.99, 0.99, 0.99, 0.99), read("ABD1234")
-    assert support(sure) > support(unsure)
+    assert sure.support > unsure.support
     assert best_read([unsure, sure], US) == 1
     nearly = read("ABD1234", 0.99, 0.99, 0.97, 0.99, 0.99, 0.99, 0.99)
     assert best_read([read("ABC1234"), nearly], US) == 0  # nearly as good is not better than the first cut
