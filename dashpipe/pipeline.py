@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -124,13 +124,19 @@ def heavy_job(rt: Runtime, job: VideoJob, progress: Progress = _noop) -> VideoJo
     )
     total = max(pre.info.frames_total, 1)
 
+    decoded = [0]  # frames decoded so far (on the decoding thread; progress is told on this one)
+
     def on_frame(index: int, pts_s: float, frame: Any) -> None:
         writer.add(pts_s, frame)
-        if index % 30 == 0:
-            progress(index, total)
+        decoded[0] = index + 1
+
+    def told(frames: Iterator[tuple[int, float, Any]]) -> Iterator[tuple[int, float, Any]]:
+        for item in frames:
+            progress(decoded[0], total)
+            yield item
 
     try:
-        frames = read_frames(source, [f.index for f in pre.selected], on_frame=on_frame)
+        frames = told(read_frames(source, [f.index for f in pre.selected], on_frame=on_frame))
         result, crops = analyse_video(
             pre,
             frames,

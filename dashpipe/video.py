@@ -235,12 +235,22 @@ def read_frames(
     path: Path,
     wanted: Iterable[int],
     on_frame: Callable[[int, float, av.VideoFrame], None] | None = None,
+    depth: int = 4,
 ) -> Iterator[tuple[int, float, np.ndarray]]:
     """Full-resolution BGR of the ``wanted`` frame indices, in one decode pass.
 
-    ``on_frame`` sees every decoded frame (the archive video writer rides on the same pass).
+    ``on_frame`` sees every decoded frame (the archive video writer rides on the same pass); it is
+    called on the decoding thread. Decoding runs up to ``depth`` wanted frames ahead of the caller
+    (``read_ahead``): reading plates in a frame takes as long as decoding the next few, and without
+    it the decoder's threads would wait for the reader and the reader for the decoder.
     """
-    todo = set(wanted)
+    with closing(read_ahead(_wanted_frames(path, set(wanted), on_frame), depth=depth, name="decode")) as frames:
+        yield from frames
+
+
+def _wanted_frames(
+    path: Path, todo: set[int], on_frame: Callable[[int, float, av.VideoFrame], None] | None
+) -> Iterator[tuple[int, float, np.ndarray]]:
     last = max(todo) if todo else -1
     for index, pts_s, frame in _decode(path):
         if on_frame is not None:
@@ -264,7 +274,9 @@ class SmallVideoWriter:
         self._stream.width = self.width
         self._stream.height = self.height
         self._stream.pix_fmt = "yuv420p"
-        self._stream.options = {"crf": str(crf), "preset": "veryfast"}
+        # One encoder thread: the copy is encoded beside the decoder and the plate reading, and x264's
+        # own threads cost about a fifth more CPU a frame for no gain in a busy process.
+        self._stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
         self._stream.codec_context.time_base = Fraction(1, 90_000)
         self._last_pts = -1
         self.frames = 0
@@ -297,41 +309,35 @@ class SmallVideoWriter:
 
 
 class BackgroundWriter:
-    """A SmallVideoWriter that shrinks and encodes on a thread of its own.
+    """A SmallVideoWriter that encodes on a thread of its own.
 
-    Both release the GIL, so the archive copy is made while the caller's thread detects and reads
-    plates instead of before it. Planar 4:2:0 frames are shrunk there with OpenCV's area filter on
-    views of the decoder's planes (the frame is held until then); libswscale is kept on the
-    caller's thread for other formats, because scaling a decoder's frame while that decoder works
-    on another thread was seen to deadlock. ``close`` finishes the file; ``stop`` (safe after
-    ``close``, or instead of it on failure) ends the thread without finishing the file.
+    ``add`` shrinks the frame (libswscale's area filter, the cheapest good one here: about 1.6 ms a
+    1080p frame against 4 ms for OpenCV's) on the caller's thread, which is the decoding thread
+    (``read_frames`` calls its ``on_frame`` there): scaling a decoder's frame on another thread while
+    that decoder works was seen to deadlock. The encoder releases the GIL, so the archive copy is
+    encoded while plates are read. ``close`` finishes the file; ``stop`` (safe after ``close``, or
+    instead of it on failure) ends the thread without finishing the file.
     """
 
     def __init__(self, writer: SmallVideoWriter, depth: int = 8) -> None:
         self.writer = writer
-        self._queue: queue.Queue[_Pending | None] = queue.Queue(maxsize=depth)
+        self._queue: queue.Queue[av.VideoFrame | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="archive-video", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
+        while (small := self._queue.get()) is not None:
             if self._error is None:
                 try:
-                    self.writer.encode(item.small())
+                    self.writer.encode(small)
                 except BaseException as exc:  # raised again on the caller's thread
                     self._error = exc
 
     def add(self, pts_s: float, frame: av.VideoFrame) -> None:
         if self._error is not None:
             raise self._error
-        if frame.format.name in ("yuv420p", "yuvj420p") and frame.width % 2 == 0 and frame.height % 2 == 0:
-            planes = tuple(_plane(frame, k) for k in range(3))
-            pts = self.writer.next_pts(pts_s)
-            self._queue.put(_Pending(frame, planes, pts, self.writer.width, self.writer.height))
-        else:
-            small = self.writer.shrink(pts_s, frame)
-            self._queue.put(_Pending(small, (), small.pts or 0, small.width, small.height))
+        self._queue.put(self.writer.shrink(pts_s, frame))
 
     def stop(self) -> None:
         if self._thread.is_alive():
@@ -349,29 +355,3 @@ def _plane(frame: av.VideoFrame, k: int) -> np.ndarray:
     """A view (no copy) of one 8-bit plane without its row padding; valid while ``frame`` lives."""
     plane = frame.planes[k]
     return np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
-
-
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    """A frame waiting for the archive encoder: either views of its planes to shrink, or already small."""
-
-    frame: av.VideoFrame  # keeps the planes' memory alive
-    planes: tuple[np.ndarray, ...]
-    pts: int
-    width: int
-    height: int
-
-    def small(self) -> av.VideoFrame:
-        if not self.planes:
-            return self.frame
-        w, h = self.width, self.height
-        out = np.empty((h * 3 // 2, w), np.uint8)
-        out[:h] = cv2.resize(self.planes[0], (w, h), interpolation=cv2.INTER_AREA)
-        quarter = (h // 2) * (w // 2)
-        chroma = out[h:].reshape(-1)
-        chroma[:quarter] = cv2.resize(self.planes[1], (w // 2, h // 2), interpolation=cv2.INTER_AREA).reshape(-1)
-        chroma[quarter:] = cv2.resize(self.planes[2], (w // 2, h // 2), interpolation=cv2.INTER_AREA).reshape(-1)
-        small = av.VideoFrame.from_ndarray(out, format="yuv420p")
-        small.pts = self.pts
-        small.time_base = Fraction(1, 90_000)
-        return small

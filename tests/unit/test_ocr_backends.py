@@ -247,3 +247,14 @@ def test_a_loose_crop_on_a_coloured_car_keeps_its_number():
     xs = np.linspace(band.x1 + 8, band.x2 - 8, 9).tolist()
     kept = _kept(_Line(row, band, row.shape[1]), xs, [0.99] * 9)
     assert len(kept) >= 9 - 2 * MAX_PEELED
+
+
+def test_a_read_unsure_throughout_gets_no_margin_retry():
+    from dashpipe.models.rapidocr import RETRY_MIN_CONFIDENCE, _worth_retry
+
+    near_plate = OcrResult(text="7ABC123", confidence=RETRY_MIN_CONFIDENCE + 0.1)
+    texture = OcrResult(text="IIL", confidence=RETRY_MIN_CONFIDENCE - 0.2)
+    all_dropped = OcrResult(text="", confidence=0.0)
+    assert _worth_retry(near_plate)
+    assert not _worth_retry(texture)
+    assert _worth_retry(all_dropped)

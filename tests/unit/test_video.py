@@ -59,6 +59,25 @@ def test_read_frames_one_pass_and_small_video(tmp_path):
     assert (info.width, info.height, info.frames_total) == (160, 120, 20)
 
 
+def test_read_frames_decodes_ahead_on_its_own_thread_and_stops_when_closed(tmp_path):
+    import threading
+
+    clip = write_clip(tmp_path / "c.mp4")
+    threads: set[int] = set()
+    seen: list[int] = []
+
+    def on_frame(i, t, f):
+        threads.add(threading.get_ident())
+        seen.append(i)
+
+    frames = read_frames(clip, [2, 5, 9], on_frame=on_frame, depth=1)
+    first = next(frames)
+    frames.close()  # the caller stops early: the decoding thread ends, nothing hangs
+    assert first[0] == 2
+    assert threads and threading.get_ident() not in threads
+    assert len(seen) < 20
+
+
 @pytest.mark.parametrize(
     "content",
     [b"", b"this is not a video at all" * 100, bytes(range(256)) * 400],
@@ -71,6 +90,8 @@ def test_bad_inputs_raise_badvideo(tmp_path, content):
         probe(p)
     with pytest.raises(BadVideo):
         list(iter_lowres(p, 160))
+    with pytest.raises(BadVideo):  # raised on the decoding thread, handed to the caller
+        list(read_frames(p, [0]))
 
 
 def test_truncated_video_keeps_what_decodes(tmp_path):
