@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
+from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -130,13 +131,14 @@ def heavy_job(rt: Runtime, job: VideoJob, progress: Progress = _noop) -> VideoJo
         writer.add(pts_s, frame)
         decoded[0] = index + 1
 
-    def told(frames: Iterator[tuple[int, float, Any]]) -> Iterator[tuple[int, float, Any]]:
-        for item in frames:
-            progress(decoded[0], total)
-            yield item
+    def told(frames: Generator[tuple[int, float, Any], None, None]) -> Generator[tuple[int, float, Any], None, None]:
+        with closing(frames):
+            for item in frames:
+                progress(decoded[0], total)
+                yield item
 
+    frames = told(read_frames(source, [f.index for f in pre.selected], on_frame=on_frame))
     try:
-        frames = told(read_frames(source, [f.index for f in pre.selected], on_frame=on_frame))
         result, crops = analyse_video(
             pre,
             frames,
@@ -152,6 +154,7 @@ def heavy_job(rt: Runtime, job: VideoJob, progress: Progress = _noop) -> VideoJo
         tmp_video.unlink(missing_ok=True)
         return _failed(job, str(exc))
     finally:
+        frames.close()  # on failure the decoding thread ends first: it feeds the writer
         writer.stop()
     tmp_video.replace(video_path)
     crops_dir = rt.store.work_crops(job.video_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -236,7 +236,7 @@ def read_frames(
     wanted: Iterable[int],
     on_frame: Callable[[int, float, av.VideoFrame], None] | None = None,
     depth: int = 4,
-) -> Iterator[tuple[int, float, np.ndarray]]:
+) -> Generator[tuple[int, float, np.ndarray], None, None]:
     """Full-resolution BGR of the ``wanted`` frame indices, in one decode pass.
 
     ``on_frame`` sees every decoded frame (the archive video writer rides on the same pass); it is
