@@ -34,7 +34,7 @@ from bench.proposal_bench import DATA, bench_rows, format_table, load_samples  #
 from dashpipe.config import Settings  # noqa: E402
 from dashpipe.models.registry import build_detector, build_proposer, build_reader  # noqa: E402
 from dashpipe.plates.crop import extract_crop  # noqa: E402
-from dashpipe.plates.text import clean_text, fold_glyphs  # noqa: E402
+from dashpipe.plates.text import fold_glyphs, plate_text  # noqa: E402
 from dashpipe.stages.heavy import read_frame  # noqa: E402
 from dashpipe.types import FrameQuality, Region, SelectedFrame  # noqa: E402
 
@@ -72,7 +72,7 @@ def end_to_end_rows(settings: Settings) -> list[tuple[str, str]]:
         reads = read_frame(s.image, _photo_frame(hints), detector, reader, cfg).reads
         times.append((time.perf_counter() - t) * 1000)
         # O and 0 are one glyph on US plates: compare both sides folded (a format may put back an O).
-        texts = [fold_glyphs(clean_text(r.text, cfg.formats, r.char_confidences, cfg.fold), cfg.fold) for r in reads]
+        texts = [fold_glyphs(plate_text(r, cfg), cfg.fold) for r in reads]
         truth = fold_glyphs(s.text, cfg.fold)
         if any(r.box.iou(s.plate) >= 0.3 and t == truth for r, t in zip(reads, texts)):
             hits += 1
@@ -81,7 +81,7 @@ def end_to_end_rows(settings: Settings) -> list[tuple[str, str]]:
             widths.append(max(on_plate, key=lambda p: p.box.iou(s.plate)).box.width / max(s.plate.width, 1.0))
         # The reader alone, on the labelled box: what perfect boxes would give.
         given = reader.read([extract_crop(s.image, s.plate)])[0]
-        if fold_glyphs(clean_text(given.text, cfg.formats, given.char_confidences, cfg.fold), cfg.fold) == truth:
+        if fold_glyphs(plate_text(given, cfg), cfg.fold) == truth:
             label_hits += 1
     ratios = sorted(widths)
     return [

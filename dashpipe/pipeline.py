@@ -125,16 +125,14 @@ def heavy_job(rt: Runtime, job: VideoJob, progress: Progress = _noop) -> VideoJo
     )
     total = max(pre.info.frames_total, 1)
 
-    decoded = [0]  # frames decoded so far (on the decoding thread; progress is told on this one)
-
-    def on_frame(index: int, pts_s: float, frame: Any) -> None:
+    def on_frame(index: int, pts_s: float, frame: Any) -> None:  # on the decoding thread
         writer.add(pts_s, frame)
-        decoded[0] = index + 1
 
     def told(frames: Generator[tuple[int, float, Any], None, None]) -> Generator[tuple[int, float, Any], None, None]:
+        """Progress on this thread: up to the frame being read (decoding runs a few frames ahead)."""
         with closing(frames):
             for item in frames:
-                progress(decoded[0], total)
+                progress(item[0] + 1, total)
                 yield item
 
     frames = told(read_frames(source, [f.index for f in pre.selected], on_frame=on_frame))

@@ -274,8 +274,8 @@ class SmallVideoWriter:
         self._stream.width = self.width
         self._stream.height = self.height
         self._stream.pix_fmt = "yuv420p"
-        # One encoder thread: the copy is encoded beside the decoder and the plate reading, and x264's
-        # own threads cost about a fifth more CPU a frame for no gain in a busy process.
+        # One encoder thread: the copy is encoded beside the decoder and the plate reading, where x264's
+        # own threads only add hand-off work on a machine whose cores are already busy.
         self._stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
         self._stream.codec_context.time_base = Fraction(1, 90_000)
         self._last_pts = -1
@@ -311,8 +311,8 @@ class SmallVideoWriter:
 class BackgroundWriter:
     """A SmallVideoWriter that encodes on a thread of its own.
 
-    ``add`` shrinks the frame (libswscale's area filter, the cheapest good one here: about 1.6 ms a
-    1080p frame against 4 ms for OpenCV's) on the caller's thread, which is the decoding thread
+    ``add`` shrinks the frame (libswscale's area filter, cheaper than OpenCV's on the planes) on the
+    caller's thread, which is the decoding thread
     (``read_frames`` calls its ``on_frame`` there): scaling a decoder's frame on another thread while
     that decoder works was seen to deadlock. The encoder releases the GIL, so the archive copy is
     encoded while plates are read. ``close`` finishes the file; ``stop`` (safe after ``close``, or

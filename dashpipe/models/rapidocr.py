@@ -248,9 +248,9 @@ class RapidOcrReader:
 
 def _worth_retry(result: OcrResult) -> bool:
     """Another row margin rescues a plate read with one or two unsure characters; a read unsure
-    throughout is texture (on the real crops no such read was ever mended by a retry, while on a
-    rendered drive they were a third of all rows read). A read whose characters were all dropped as
-    foreign still gets its retry."""
+    throughout is texture, common on a drive's proposals and never a plate a margin brings out (the
+    second look skips such reads for the same reason, ``second_look.MIN_CONFIDENCE``). A read whose
+    characters were all dropped as foreign still gets its retry."""
     return not result.text or result.confidence >= RETRY_MIN_CONFIDENCE
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dashpipe.config import PlateSettings
-from dashpipe.plates.text import clean_text, is_plausible
+from dashpipe.plates.text import is_plausible, plate_text
 from dashpipe.types import BBox, OcrResult
 
 SURE_CHAR = 0.9  # a read whose characters were all read at least this surely is not looked at again
@@ -38,17 +38,13 @@ def other_boxes(box: BBox) -> list[BBox]:
     ]
 
 
-def _plate_text(read: OcrResult, cfg: PlateSettings) -> str:
-    return clean_text(read.text, cfg.formats, read.char_confidences, cfg.fold)
-
-
 def doubtful(read: OcrResult, cfg: PlateSettings) -> bool:
     """Worth another look: no plausible plate text, or a character read with less than SURE_CHAR.
     A read the reader was unsure of as a whole is texture far more often than a plate cut badly:
     another cut would only give it more chances to look like one."""
     if len(read.text) < MIN_CHARS or read.confidence < MIN_CONFIDENCE:
         return False
-    if not is_plausible(_plate_text(read, cfg), cfg):
+    if not is_plausible(plate_text(read, cfg), cfg):
         return True
     return min(read.char_confidences, default=0.0) < SURE_CHAR
 
@@ -56,6 +52,6 @@ def doubtful(read: OcrResult, cfg: PlateSettings) -> bool:
 def best_read(reads: Sequence[OcrResult], cfg: PlateSettings) -> int:
     """Index of the read to keep: among the plausible ones (all, when none is), the best supported,
     the first (the detector's cut) ahead by FIRST_CUT_LEAD; earlier reads win ties."""
-    plausible = [i for i, r in enumerate(reads) if r.text and is_plausible(_plate_text(r, cfg), cfg)]
+    plausible = [i for i, r in enumerate(reads) if r.text and is_plausible(plate_text(r, cfg), cfg)]
     candidates = plausible or list(range(len(reads)))
     return max(candidates, key=lambda i: (reads[i].support + (FIRST_CUT_LEAD if i == 0 else 0.0), -i))

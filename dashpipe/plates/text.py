@@ -13,6 +13,7 @@ import itertools
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from dashpipe.config import PLATE_REGIONS, PlateSettings
 
@@ -169,6 +170,18 @@ def clean_text(
     plain = normalize(text)
     conf = confidences if len(confidences) == len(plain) else ()
     return fit_format(fold_glyphs(plain, fold or {}), formats, conf, fold)
+
+
+class _Read(Protocol):
+    @property
+    def text(self) -> str: ...
+    @property
+    def char_confidences(self) -> Sequence[float]: ...
+
+
+def plate_text(read: _Read, cfg: PlateSettings) -> str:
+    """A read's text as the region's plates have it (``clean_text`` with the region's formats and folds)."""
+    return clean_text(read.text, cfg.formats, read.char_confidences, cfg.fold)
 
 
 _STROKES = frozenset("I1TY")

@@ -23,7 +23,7 @@ from dashpipe.models.base import Detector, PlateReader
 from dashpipe.plates.crop import crop_quality, extract_crop
 from dashpipe.plates.enhance import enhance
 from dashpipe.plates.second_look import best_read, doubtful, other_boxes
-from dashpipe.plates.text import clean_text, is_plausible
+from dashpipe.plates.text import is_plausible, plate_text
 from dashpipe.plates.track import build_tracks
 from dashpipe.plates.vote import vote
 from dashpipe.plates.watchlist import match_watchlist
@@ -204,7 +204,7 @@ def drop_nested(reads: Sequence[PlateRead], cfg: PlateSettings) -> list[PlateRea
     region's formats have it) is the same plate cut tighter, and it stands in for the outer one
     (its box says better where the plate is).
     """
-    texts = {id(r): clean_text(r.text, cfg.formats, r.char_confidences, cfg.fold) for r in reads}
+    texts = {id(r): plate_text(r, cfg) for r in reads}
     kept: list[PlateRead] = []
     for r in sorted(reads, key=lambda r: (len(texts[id(r)]), r.box.area, r.confidence), reverse=True):
         outer = [k for k, o in enumerate(kept) if r.box.intersection(o.box) >= NESTED_SHARE * r.box.area]
