@@ -178,6 +178,9 @@ class PlateRead(Frozen):
     quality: CropQuality
     enhanced: bool = False  # the crop was enhanced (night/blur) before OCR
     clipped: bool = False  # the plate touched the frame's edge: its text may be cut short
+    # Which end of the text the frame's edge may have cut: "start" (the left edge), "end" (the right
+    # edge), "" when neither or both, or only the top or bottom edge, was touched.
+    cut_at: Literal["", "start", "end"] = ""
     ocr: bool = True  # False: the text was carried over from the plate's settled reads, not read again
     vehicle: Region | None = None
 

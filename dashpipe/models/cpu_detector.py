@@ -23,6 +23,10 @@ HINT_GLYPHS = 2.4  # a hint is about this many glyph heights tall (proposals 2.5
 MIN_SCORE = 0.12  # weaker rows are texture, not a plate
 MERGE_IOU = 0.5
 NEAR_SIGMA = 0.5  # hint sizes: how fast a row's distance from the hint's centre counts against it
+# How fast a row's glyph height counts against it the further it is from the height the hint implies
+# (log ratio): a hint was proposed for a row of one size, and a state name or dealer text beside the
+# plate is a row of far smaller glyphs. Wide, as hints can be off in size by a factor of two.
+SIZE_SIGMA = 0.9
 MAX_FILL = 0.8
 # A plate around its glyph row, in glyph heights (sides: in row widths). Glyphs fill a bit under
 # half a (US-style) plate and sit below its middle, under the state name; plates whose glyphs
@@ -41,6 +45,14 @@ DETECTOR_REACH = 1.8
 # SEPARATOR_WINDOW), and the dash must be there.
 SEPARATOR_GAP = 1.6
 SEPARATOR_WINDOW = 2.5
+# A dim plate (night, shade, a grey plate behind a dirty cover) has strokes too faint for the row
+# score, which is in absolute grey levels; a window holding no row is searched once more with its
+# grey levels stretched from these percentiles to the full range, when they span less than half of
+# it (a wider window would barely change), more than a flat one, and many times the window's noise
+# (sensor noise stretched makes rows of blobs of its own).
+STRETCH_PERCENTILES = (2.0, 98.0)
+STRETCH_RANGE = (8.0, 128.0)
+MIN_STRETCH_SNR = 10.0
 
 
 def _join_collinear(rows: GlyphRows, best: int) -> tuple[float, float, float, float, float]:
@@ -116,7 +128,8 @@ def _pick(rows: GlyphRows, hint: BBox) -> int:
     hx, hy = hint.center
     cx, cy = (rows.x1 + rows.x2) / 2, (rows.y1 + rows.y2) / 2
     d2 = ((cx - hx) / max(hint.width, 1.0)) ** 2 + ((cy - hy) / max(hint.height, 1.0)) ** 2
-    weight = rows.score * np.exp(-d2 / (2 * NEAR_SIGMA**2))
+    size = np.log(rows.height / max(hint.height / HINT_GLYPHS, 1.0))
+    weight = rows.score * np.exp(-d2 / (2 * NEAR_SIGMA**2) - size**2 / (2 * SIZE_SIGMA**2))
     best = int(np.argmax(weight))
     iw = np.clip(np.minimum(rows.x2, rows.x2[best]) - np.maximum(rows.x1, rows.x1[best]), 0, None)
     ih = np.clip(np.minimum(rows.y2, rows.y2[best]) - np.maximum(rows.y1, rows.y1[best]), 0, None)
@@ -126,6 +139,28 @@ def _pick(rows: GlyphRows, hint: BBox) -> int:
     if len(finer):
         best = int(finer[np.argmax(weight[finer])])
     return best
+
+
+def _plate_rows(gray: np.ndarray) -> GlyphRows:
+    rows = find_glyph_rows(gray, MAX_FILL, DETECTOR_REACH)
+    return rows.take(np.flatnonzero(rows.score >= MIN_SCORE))
+
+
+def noise_level(gray: np.ndarray) -> float:
+    """Standard deviation of the pixel noise, from the median absolute step between neighbours: most
+    neighbours lie on flat ground, so edges barely move it. At least one grey level (quantisation)."""
+    step = np.diff(gray.astype(np.int16), axis=1)
+    mad = float(np.median(np.abs(step - np.median(step))))
+    return max(1.4826 * mad / np.sqrt(2.0), 1.0)
+
+
+def _stretched(gray: np.ndarray) -> np.ndarray | None:
+    """``gray`` with its grey levels stretched to the full range, or None where that would not help."""
+    lo, hi = np.percentile(gray, STRETCH_PERCENTILES)
+    if not STRETCH_RANGE[0] <= hi - lo <= STRETCH_RANGE[1] or hi - lo < MIN_STRETCH_SNR * noise_level(gray):
+        return None
+    gain = 255.0 / (hi - lo)
+    return cv2.convertScaleAbs(gray, alpha=gain, beta=-lo * gain)
 
 
 def refine_plate(gray: np.ndarray, hint: BBox, margin: float) -> Region | None:
@@ -142,8 +177,10 @@ def refine_plate(gray: np.ndarray, hint: BBox, margin: float) -> Region | None:
     scaled = cv2.resize(crop, None, fx=s, fy=s, interpolation=interp) if abs(s - 1.0) > 0.05 else crop
     sy = scaled.shape[0] / crop.shape[0]
     sx = scaled.shape[1] / crop.shape[1]
-    rows = find_glyph_rows(scaled, MAX_FILL, DETECTOR_REACH)
-    rows = rows.take(np.flatnonzero(rows.score >= MIN_SCORE))
+    rows = _plate_rows(scaled)
+    if len(rows.x1) == 0:
+        stretched = _stretched(scaled)
+        rows = _plate_rows(stretched) if stretched is not None else rows
     if len(rows.x1) == 0:
         return None
     rows = rows._replace(

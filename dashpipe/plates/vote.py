@@ -138,7 +138,22 @@ class _Slot:
         return max(self.chars, key=lambda c: (self.chars[c], self.support[c]))
 
 
-def vote_texts(ballots: Sequence[_Ballot]) -> tuple[str, tuple[float, ...], tuple[float, ...]]:
+def _edge_silence(slots: list[_Slot], pivot: str, view: _Ballot, seen: str) -> None:
+    """A read of a plate the frame's edge cut at one end still saw the other end whole: from that end
+    to its first character, the slots it has nothing in are silence, counted as a read's silence
+    beyond its ends is. It votes on nothing else (its cut end is no view at all)."""
+    at, gaps = _alignment(pivot, view.text)
+    order = [gaps[g // 2] if g % 2 == 0 else at[g // 2] for g in range(len(slots))]
+    indices = range(len(slots)) if seen == "start" else range(len(slots) - 1, -1, -1)
+    for i in indices:
+        if order[i]:
+            return
+        slots[i].add("", view, (), beyond_read=True)
+
+
+def vote_texts(
+    ballots: Sequence[_Ballot], edge_views: Sequence[tuple[_Ballot, str]] = ()
+) -> tuple[str, tuple[float, ...], tuple[float, ...]]:
     """The voted text and, per character, the share of the (weighted) reads that agree with it and
     the reader's mean confidence in it among them.
 
@@ -146,6 +161,8 @@ def vote_texts(ballots: Sequence[_Ballot]) -> tuple[str, tuple[float, ...], tupl
     outweighs the reads that have nothing there (reads that end before the slot count less: they
     are more often cut-off views); which character, by the reader's confidence in each candidate.
     So a stray character read in one frame stays out, and a sure read outvotes two unsure ones.
+    ``edge_views``: reads cut by the frame's edge, each with the end of the text it saw ("start" or
+    "end"), which add only their silence there (``_edge_silence``).
     """
     if not ballots:
         return "", (), ()
@@ -164,6 +181,8 @@ def vote_texts(ballots: Sequence[_Ballot]) -> tuple[str, tuple[float, ...], tupl
             if g < len(pivot):
                 slots[2 * g + 1].add(at[g], b, b.chars[k : k + len(at[g])], g < first or g > last)
                 k += len(at[g])
+    for view, seen in edge_views:
+        _edge_silence(slots, pivot, view, seen)
     text: list[str] = []
     share: list[float] = []
     sure: list[float] = []
@@ -201,13 +220,16 @@ def vote(
     voters = [
         (r, t) for r, t in zip(reads, texts) if r.ocr and len(t) >= cfg.min_chars and r.confidence >= cfg.min_confidence
     ]
-    # A plate half out of the frame is read short; whole views outvote it whenever there are any.
+    # A plate half out of the frame is read short; whole views outvote it whenever there are any. Cut at
+    # one side only, it still saw where the text starts (or ends) on the other.
+    edges: list[tuple[PlateRead, str]] = []
     if any(not r.clipped for r, _ in voters):
+        edges = [(r, t) for r, t in voters if r.clipped and r.cut_at]
         voters = [(r, t) for r, t in voters if not r.clipped]
     if not voters:
         best = max(reads, key=lambda r: (r.quality.score, r.confidence))
         return VoteResult(text="", confidence=0.0, histogram=histogram, best=best)
-    weights = _quality_weights([r for r, _ in voters])
+    weights = _quality_weights([r for r, _ in voters + edges])
     ballots = [
         _Ballot(
             text=fold_glyphs(t, fold or {}),
@@ -215,9 +237,11 @@ def vote(
             confidence=r.confidence,
             chars=tuple(w * c for c in _char_conf(r, t)),
         )
-        for (r, t), w in zip(voters, weights)
+        for (r, t), w in zip(voters + edges, weights)
     ]
-    raw, share, sure = vote_texts(ballots)
+    seen = {"start": "end", "end": "start"}  # the end a read cut at one end saw whole
+    edge_views = [(b, seen[r.cut_at]) for b, (r, _) in zip(ballots[len(voters) :], edges)]
+    raw, share, sure = vote_texts(ballots[: len(voters)], edge_views)
     text = clean_text(raw, cfg.formats, sure, fold)
     char_conf = tuple(a * b for a, b in zip(share, sure))
     confidence = sum(char_conf) / len(char_conf) if char_conf else 0.0

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import cv2
 import numpy as np
@@ -73,6 +73,14 @@ SETTLE_GAP_S = 0.6
 
 def _at_edge(box: BBox, width: int, height: int) -> bool:
     return box.x1 <= EDGE_PX or box.y1 <= EDGE_PX or box.x2 >= width - EDGE_PX or box.y2 >= height - EDGE_PX
+
+
+def _cut_at(box: BBox, width: int, height: int) -> Literal["", "start", "end"]:
+    """The end of the text the frame's side edge may have cut away, when only one can have been."""
+    left, right = box.x1 <= EDGE_PX, box.x2 >= width - EDGE_PX
+    if box.y1 <= EDGE_PX or box.y2 >= height - EDGE_PX or left == right:
+        return ""
+    return "start" if left else "end"
 
 
 @dataclass
@@ -138,6 +146,7 @@ def read_frame(
             enhanced=flagged,
             vehicle=_vehicle_for(plate, vehicles),
             clipped=_at_edge(plate.box, width, height),
+            cut_at=_cut_at(plate.box, width, height),
             ocr=ocr,
         )
         found.append((read, crop, chain))

@@ -11,7 +11,7 @@ import pytest
 
 from dashpipe.config import CpuDetectorConfig, YoloDetectorConfig
 from dashpipe.models.base import BackendUnavailable, Detector
-from dashpipe.models.cpu_detector import CpuDetector
+from dashpipe.models.cpu_detector import CpuDetector, refine_plate
 from dashpipe.models.registry import build_detector
 from dashpipe.models.yolo_onnx import (
     Letterbox,
@@ -318,3 +318,58 @@ def test_a_group_behind_a_dash_joins_the_row_and_nothing_else_does():
     assert _past_separator(_separated_plate(dash=True, last_height=12), *row) == (20.0, 94.0)  # not a glyph of the row
     mirrored = np.ascontiguousarray(_separated_plate(dash=True)[:, ::-1])  # the group before the row ("1-GGK-08")
     assert _past_separator(mirrored, 260.0 - 94.0, 28.0, 260.0 - 20.0, 52.0) == (126.0, 240.0)
+
+
+# ---------------------------------------------------------------- CPU detector: dim plates, dealer text
+
+
+def test_a_dim_plate_is_found_in_its_window_stretched() -> None:
+    # Ink 15 grey levels from its ground at night: the row score, in absolute grey levels, sees no plate.
+    rng = np.random.default_rng(3)
+    image = np.clip(rng.normal(40, 3, (400, 600)), 0, 255).astype(np.uint8)
+    cv2.rectangle(image, (200, 150), (400, 250), 75, -1)
+    cv2.putText(image, "ABC 123", (218, 218), cv2.FONT_HERSHEY_SIMPLEX, 1.3, 60, 3)
+    image = cv2.GaussianBlur(image, (3, 3), 0.8)
+    plate = BBox(x1=200, y1=150, x2=400, y2=250)
+    found = refine_plate(image, plate.expand(0.1), CpuDetectorConfig().margin)
+    assert found is not None and found.box.iou(plate) > 0.4
+    flat = np.full((400, 600), 40, np.uint8)  # nothing to stretch: still nothing found
+    assert refine_plate(flat, plate, CpuDetectorConfig().margin) is None
+
+
+def _plate_under_dealer_text() -> tuple[np.ndarray, BBox]:
+    """A faded plate number under a dealer frame's small, bright, crisp text."""
+    rng = np.random.default_rng(3)
+    image = np.clip(rng.normal(120, 4, (500, 800)), 0, 255).astype(np.uint8)
+    x, y, w, h = 250, 200, 300, 100
+    cv2.rectangle(image, (x, y), (x + w, y + h), 225, -1)
+    cv2.putText(image, "ABC 123", (x + 20, y + 72), cv2.FONT_HERSHEY_SIMPLEX, 1.9, 150, 4)
+    cv2.rectangle(image, (x - 10, y - 45), (x + w + 10, y - 2), 20, -1)
+    cv2.putText(image, "CAPITOL", (x + 80, y - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.9, 255, 2)
+    return cv2.GaussianBlur(image, (3, 3), 0.8), BBox(x1=x, y1=y, x2=x + w, y2=y + h)
+
+
+def _found_under_hints_moved_up(image: np.ndarray, plate: BBox) -> list[bool]:
+    margin = CpuDetectorConfig().margin
+    hints = [BBox(x1=plate.x1, y1=plate.y1 - d, x2=plate.x2, y2=plate.y2 - d) for d in range(20, 36, 2)]
+    return [bool((r := refine_plate(image, h, margin)) and r.box.iou(plate) > 0.5) for h in hints]
+
+
+def test_the_row_of_the_size_the_hint_implies_wins_over_smaller_text_nearer_its_centre(monkeypatch) -> None:
+    image, plate = _plate_under_dealer_text()
+    assert all(_found_under_hints_moved_up(image, plate))
+    # Without the size term the crisper dealer text takes over as the hint moves towards it.
+    monkeypatch.setattr("dashpipe.models.cpu_detector.SIZE_SIGMA", float("inf"))
+    assert not all(_found_under_hints_moved_up(image, plate))
+
+
+def test_noise_level_reads_the_sensor_noise_and_not_the_edges() -> None:
+    from dashpipe.models.cpu_detector import noise_level
+
+    rng = np.random.default_rng(5)
+    noisy = np.clip(rng.normal(100, 6, (200, 300)), 0, 255).astype(np.uint8)
+    assert 5.0 < noise_level(noisy) < 7.0
+    edged = noisy.copy()
+    edged[:, ::20] = 250  # strong edges every 20 px barely move it
+    assert 5.0 < noise_level(edged) < 7.5
+    assert noise_level(np.full((50, 50), 30, np.uint8)) == 1.0  # quantisation floor

@@ -157,3 +157,16 @@ def test_reads_that_agree_back_their_vote_even_when_a_format_changed_it():
     voted = vote(reads, cfg, cfg.fold)
     assert voted.text != "A8C12S4"  # the format changed it ...
     assert voted.backing == 4  # ... and every read still backs it
+
+
+def test_reads_at_the_frames_side_edges_say_which_end_of_the_text_may_be_cut() -> None:
+    from dashpipe.stages.heavy import _cut_at
+
+    def cut(x1: float, y1: float, x2: float, y2: float) -> str:
+        return _cut_at(BBox(x1=x1, y1=y1, x2=x2, y2=y2), 1920, 1080)
+
+    assert cut(0, 500, 120, 540) == "start"
+    assert cut(1800, 500, 1920, 540) == "end"
+    assert cut(600, 500, 720, 540) == ""  # inside the frame
+    assert cut(0, 1040, 120, 1080) == ""  # a bottom corner: rows may be cut too, so no end is whole
+    assert cut(0, 500, 1920, 540) == ""  # both sides

@@ -140,3 +140,18 @@ def test_two_partial_views_do_not_outvote_the_whole_read_they_are_parts_of() -> 
 def test_a_stray_end_character_in_one_read_still_loses_to_the_others() -> None:
     reads = [read("ABC123"), read("ABC123"), read("ABC123"), read("ABC123I")]
     assert vote(reads, CFG).text == "ABC123"
+
+
+def test_a_read_cut_at_one_end_still_says_where_the_other_end_is() -> None:
+    # A passing plate: a small early view read a mark beside it as an extra first character, a larger
+    # one read it whole, and the largest was cut at its end by the frame's right edge.
+    small = CropQuality(sharpness=300.0, height_px=18.0, brightness=60.0, contrast=30.0)
+    large = CropQuality(sharpness=600.0, height_px=32.0, brightness=60.0, contrast=30.0)
+    extra = read("ATP375WD", 0.99, t=0.0, quality=small)
+    whole = read("TP375WD", 0.99, t=0.6, quality=large)
+    assert vote([extra, whole], CFG).text == "ATP375WD"  # one silence beyond a read's start counts little
+    cut = read("TP375WD", 1.0, t=0.7, quality=large).model_copy(update={"clipped": True, "cut_at": "end"})
+    assert vote([extra, whole, cut], CFG).text == "TP375WD"
+    # Its cut end says nothing: a read cut at its start adds no silence before the text.
+    cut_start = cut.model_copy(update={"cut_at": "start"})
+    assert vote([extra, whole, cut_start], CFG).text == "ATP375WD"
