@@ -197,13 +197,16 @@ PLATE_REGIONS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
         {"O": "0"},
     ),
 }
+# Regions whose formats cannot list every plate (US vanity and special-issue plates): there a text no
+# format takes is still reported when this many of the plate's reads say it (``off_format_reads``).
+OFF_FORMAT_READS: dict[str, int] = {"us": 3}
 
 
 class PlateSettings(Section):
     region: Literal["any", "us"] = Field(
         "any",
-        description="Preset 'formats' and 'fold' for a region's plates (any: no format, nothing folded); "
-        "formats or fold set here explicitly win over the preset.",
+        description="Preset 'formats', 'fold' and 'off_format_reads' for a region's plates (any: no format, "
+        "nothing folded); any of them set here (not empty) wins over the preset.",
     )
     formats: tuple[str, ...] = Field(
         (),
@@ -214,6 +217,13 @@ class PlateSettings(Section):
     fold: dict[str, str] = Field(
         default_factory=dict,
         description="Glyphs the region's plates do not tell apart, read as one (e.g. {O: '0'} in the US).",
+    )
+    off_format_reads: int | None = Field(
+        None,
+        ge=0,
+        description="A plate whose voted text no format takes is still reported when it mixes letters and "
+        "digits and at least this many of its reads say it (0: never; unset: the region's preset, 3 for 'us', "
+        "whose formats cannot list vanity and special plates, else 0).",
     )
     min_chars: int = Field(4, ge=1, description="Shortest plate text accepted.")
     max_chars: int = Field(10, ge=1, description="Longest plate text accepted.")
@@ -237,14 +247,25 @@ class PlateSettings(Section):
         "text (trunks, fences and grilles that a reader turns into letters).",
     )
 
+    @property
+    def off_format_min_reads(self) -> int:
+        """``off_format_reads``, or the region's own rule where it is unset."""
+        if self.off_format_reads is not None:
+            return self.off_format_reads
+        return OFF_FORMAT_READS.get(self.region, 0)
+
     @model_validator(mode="before")
     @classmethod
     def _region_preset(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("region") in PLATE_REGIONS:
-            formats, fold = PLATE_REGIONS[data["region"]]
-            data = {**data}
-            data.setdefault("formats", formats)
-            data.setdefault("fold", fold)
+        if not isinstance(data, dict):
+            return data
+        data = {**data}
+        region = data.get("region", "any")
+        if region in PLATE_REGIONS:
+            # Empty values count as unset: the documented config lists every key at its default.
+            formats, fold = PLATE_REGIONS[region]
+            data["formats"] = data.get("formats") or formats
+            data["fold"] = data.get("fold") or fold
         return data
 
 

@@ -188,15 +188,22 @@ _STROKES = frozenset("I1TY")
 
 
 def is_plausible(text: str, cfg: PlateSettings) -> bool:
-    """Could this be a plate? Length, alphabet, the region's formats, and not a row of strokes.
+    """Could this be a plate? Length, alphabet, not a row of strokes (``plate_like``), and the region's
+    formats."""
+    return plate_like(text, cfg) and matches_format(text, cfg.formats)
 
-    A row of upright strokes (I, 1, T, Y: a bar, with or without a top) is what a grille, a fence,
-    poles or a barcode read as; no region issues such plates.
-    """
+
+def plate_like(text: str, cfg: PlateSettings) -> bool:
+    """Length and alphabet of a plate, and not a row of upright strokes (I, 1, T, Y: a bar, with or
+    without a top), which is what a grille, a fence, poles or a barcode read as; no region issues such
+    plates."""
     if not cfg.min_chars <= len(text) <= cfg.max_chars:
         return False
     if any(c not in _ALNUM_SET for c in text):
         return False
-    if set(text) <= _STROKES:
-        return False
-    return matches_format(text, cfg.formats)
+    return not set(text) <= _STROKES
+
+
+def mixes_letters_and_digits(text: str) -> bool:
+    """State names, slogans and dealer names are letters only, dates and phone numbers digits only."""
+    return any(c.isdigit() for c in text) and any(c.isalpha() for c in text)

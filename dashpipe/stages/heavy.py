@@ -23,9 +23,9 @@ from dashpipe.models.base import Detector, PlateReader
 from dashpipe.plates.crop import crop_quality, extract_crop
 from dashpipe.plates.enhance import enhance
 from dashpipe.plates.second_look import best_read, doubtful, other_boxes
-from dashpipe.plates.text import is_plausible, plate_text
+from dashpipe.plates.text import is_plausible, mixes_letters_and_digits, plate_like, plate_text
 from dashpipe.plates.track import build_tracks
-from dashpipe.plates.vote import vote
+from dashpipe.plates.vote import VoteResult, vote
 from dashpipe.plates.watchlist import match_watchlist
 from dashpipe.types import (
     Alert,
@@ -314,6 +314,19 @@ def _alerts(text: str, sighting: PlateSighting, watchlist: Sequence[WatchlistEnt
     ]
 
 
+def _reportable(voted: VoteResult, cfg: PlateSettings) -> bool:
+    """A plausible text; or, where the region's formats cannot list every plate (``off_format_reads``),
+    a plate-like text of letters and digits that enough of the plate's reads say."""
+    if is_plausible(voted.text, cfg):
+        return True
+    return (
+        cfg.off_format_min_reads > 0
+        and voted.backing >= cfg.off_format_min_reads
+        and plate_like(voted.text, cfg)
+        and mixes_letters_and_digits(voted.text)
+    )
+
+
 def sightings_from_reads(
     reads: Sequence[PlateRead],
     crop_jpegs: dict[PlateRead, bytes],
@@ -336,7 +349,7 @@ def sightings_from_reads(
         if len(track) < cfg.min_reads and not alone:
             continue
         voted = vote(track, cfg, cfg.fold)
-        if not voted.text or voted.confidence < cfg.report_confidence or not is_plausible(voted.text, cfg):
+        if not voted.text or voted.confidence < cfg.report_confidence or not _reportable(voted, cfg):
             continue
         if voted.backing < cfg.min_reads and not alone:
             continue  # reads that agree on nothing: texture followed across frames, not a plate

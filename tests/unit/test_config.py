@@ -85,3 +85,19 @@ def test_env_tunes_the_default_backend_without_naming_its_type(monkeypatch):
     monkeypatch.setenv("DASHPIPE_DETECTOR__MARGIN", "1.5")
     s = load_settings()
     assert s.detector.type == "cpu" and s.detector.margin == 1.5
+
+
+def test_choosing_a_region_in_the_shipped_config_takes_its_preset(tmp_path, monkeypatch):
+    for key in list(__import__("os").environ):
+        if key.startswith("DASHPIPE_"):
+            monkeypatch.delenv(key)
+    # The shipped file lists every key at its default (formats: [], fold: {}): editing the region alone
+    # must still bring the region's formats, folds and off-format rule.
+    edited = (REPO / "configs" / "dashpipe.yaml").read_text().replace("region: any", "region: us")
+    (tmp_path / "c.yaml").write_text(edited)
+    plates = load_settings(tmp_path / "c.yaml").plates
+    assert plates.formats and plates.fold == {"O": "0"} and plates.off_format_min_reads == 3
+    own = Settings(plates={"region": "us", "formats": ["^[A-Z]{3}[0-9]{3}$"], "off_format_reads": 5}).plates
+    assert own.formats == ("^[A-Z]{3}[0-9]{3}$",) and own.off_format_min_reads == 5  # set explicitly: they win
+    assert Settings().plates.off_format_min_reads == 0
+    assert Settings(plates={"region": "us", "off_format_reads": 0}).plates.off_format_min_reads == 0  # rule off

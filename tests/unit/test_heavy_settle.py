@@ -170,3 +170,33 @@ def test_reads_at_the_frames_side_edges_say_which_end_of_the_text_may_be_cut() -
     assert cut(600, 500, 720, 540) == ""  # inside the frame
     assert cut(0, 1040, 120, 1080) == ""  # a bottom corner: rows may be cut too, so no end is whole
     assert cut(0, 500, 1920, 540) == ""  # both sides
+
+
+def test_a_us_plate_outside_the_listed_formats_stands_when_its_reads_agree_and_it_mixes_letters_and_digits():
+    from dashpipe.stages.heavy import _reportable
+    from dashpipe.types import CropQuality, PlateRead
+
+    q = CropQuality(sharpness=300.0, height_px=30.0, brightness=120.0, contrast=60.0)
+
+    def voted(text: str, times: int, cfg: PlateSettings):
+        reads = [
+            PlateRead(
+                frame_index=i,
+                t_s=0.1 * i,
+                box=BBox(x1=100, y1=100, x2=200, y2=130),
+                text=text,
+                confidence=0.97,
+                char_confidences=(0.97,) * len(text),
+                quality=q,
+            )
+            for i in range(times)
+        ]
+        return vote(reads, cfg, cfg.fold)
+
+    us = PlateSettings(region="us")
+    assert _reportable(voted("ABC1234", 2, us), us)  # a listed format
+    assert _reportable(voted("KCS1M", 3, us), us)  # a special plate no format lists, read three times
+    assert not _reportable(voted("KCS1M", 2, us), us)  # too few reads say it
+    assert not _reportable(voted("TEXAS", 5, us), us)  # a state name: letters only
+    strict = PlateSettings(region="us", off_format_reads=0)
+    assert not _reportable(voted("KCS1M", 5, strict), strict)  # the rule off: formats decide
