@@ -204,6 +204,8 @@ def plate_like(text: str, cfg: PlateSettings) -> bool:
     return not set(text) <= _STROKES
 
 
-def mixes_letters_and_digits(text: str) -> bool:
-    """State names, slogans and dealer names are letters only, dates and phone numbers digits only."""
-    return any(c.isdigit() for c in text) and any(c.isalpha() for c in text)
+def mixes_letters_and_digits(text: str, fold: Mapping[str, str] | None = None) -> bool:
+    """State names, slogans and dealer names are letters only, dates and phone numbers digits only. A
+    glyph the region folds letters into (0 for O on US plates) counts as neither: "PR0CHEM" is a word."""
+    shared = set((fold or {}).values())
+    return any(c.isdigit() and c not in shared for c in text) and any(c.isalpha() and c not in shared for c in text)

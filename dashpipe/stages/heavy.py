@@ -323,7 +323,7 @@ def _reportable(voted: VoteResult, cfg: PlateSettings) -> bool:
         cfg.off_format_min_reads > 0
         and voted.backing >= cfg.off_format_min_reads
         and plate_like(voted.text, cfg)
-        and mixes_letters_and_digits(voted.text)
+        and mixes_letters_and_digits(voted.text, cfg.fold)
     )
 
 

@@ -198,5 +198,6 @@ def test_a_us_plate_outside_the_listed_formats_stands_when_its_reads_agree_and_i
     assert _reportable(voted("KCS1M", 3, us), us)  # a special plate no format lists, read three times
     assert not _reportable(voted("KCS1M", 2, us), us)  # too few reads say it
     assert not _reportable(voted("TEXAS", 5, us), us)  # a state name: letters only
+    assert not _reportable(voted("PROCHEM", 5, us), us)  # a dealer's name, though O folds into 0
     strict = PlateSettings(region="us", off_format_reads=0)
     assert not _reportable(voted("KCS1M", 5, strict), strict)  # the rule off: formats decide
