@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -178,9 +178,18 @@ class PreprocessSettings(Section):
     )
 
 
-# Region presets: plate formats and glyphs a region's plates do not tell apart.
-PLATE_REGIONS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
-    "us": (
+class RegionPreset(NamedTuple):
+    """A region's plate formats, the glyphs its plates do not tell apart, and how many agreeing reads
+    a text no format takes needs to be reported (0: never; for formats that cannot list every plate,
+    such as US vanity and special-issue plates)."""
+
+    formats: tuple[str, ...]
+    fold: dict[str, str]
+    off_format_reads: int = 0
+
+
+PLATE_REGIONS: dict[str, RegionPreset] = {
+    "us": RegionPreset(
         (
             r"^[A-Z]{3}[0-9]{3,4}$",
             r"^[0-9]{3}[A-Z]{3}$",
@@ -195,11 +204,9 @@ PLATE_REGIONS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
         ),
         # On most US plates the letter O and the digit 0 share one glyph.
         {"O": "0"},
+        off_format_reads=3,
     ),
 }
-# Regions whose formats cannot list every plate (US vanity and special-issue plates): there a text no
-# format takes is still reported when this many of the plate's reads say it (``off_format_reads``).
-OFF_FORMAT_READS: dict[str, int] = {"us": 3}
 
 
 class PlateSettings(Section):
@@ -252,7 +259,8 @@ class PlateSettings(Section):
         """``off_format_reads``, or the region's own rule where it is unset."""
         if self.off_format_reads is not None:
             return self.off_format_reads
-        return OFF_FORMAT_READS.get(self.region, 0)
+        preset = PLATE_REGIONS.get(self.region)
+        return preset.off_format_reads if preset is not None else 0
 
     @model_validator(mode="before")
     @classmethod
@@ -263,9 +271,9 @@ class PlateSettings(Section):
         region = data.get("region", "any")
         if region in PLATE_REGIONS:
             # Empty values count as unset: the documented config lists every key at its default.
-            formats, fold = PLATE_REGIONS[region]
-            data["formats"] = data.get("formats") or formats
-            data["fold"] = data.get("fold") or fold
+            preset = PLATE_REGIONS[region]
+            data["formats"] = data.get("formats") or preset.formats
+            data["fold"] = data.get("fold") or preset.fold
         return data
 
 

@@ -31,7 +31,7 @@ DIGIT_TO_LETTER: Mapping[str, str] = {
 }  # fmt: skip
 
 # The US preset: common serial formats and the O/0 glyph the plates share.
-US_FORMATS, US_FOLD = PLATE_REGIONS["us"]
+US_FORMATS, US_FOLD = PLATE_REGIONS["us"].formats, PLATE_REGIONS["us"].fold
 
 SUBSTITUTION_LIMIT = 3  # most swaps tried to fit a format
 MAX_FIT_COST = 2.0  # a fit costing more is not taken

@@ -21,6 +21,7 @@ from dashpipe.types import PlateRead
 
 MIN_QUALITY_WEIGHT = 0.5  # the worst crop of a track still counts this much of the best one
 SHORT_READ_SILENCE = 0.45  # weight of "no character here" from a read that ends before the slot
+_WHOLE_END = {"start": "end", "end": "start"}  # the end of the text a read cut at the other end saw
 
 
 @dataclass(frozen=True)
@@ -239,8 +240,7 @@ def vote(
         )
         for (r, t), w in zip(voters + edges, weights)
     ]
-    seen = {"start": "end", "end": "start"}  # the end a read cut at one end saw whole
-    edge_views = [(b, seen[r.cut_at]) for b, (r, _) in zip(ballots[len(voters) :], edges)]
+    edge_views = [(b, _WHOLE_END[r.cut_at]) for b, (r, _) in zip(ballots[len(voters) :], edges)]
     raw, share, sure = vote_texts(ballots[: len(voters)], edge_views)
     text = clean_text(raw, cfg.formats, sure, fold)
     char_conf = tuple(a * b for a, b in zip(share, sure))
