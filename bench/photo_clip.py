@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.plates import _print  # noqa: E402
 from bench.proposal_bench import DATA, Sample, load_samples  # noqa: E402
 
 WIDTH, HEIGHT, FPS = 1280, 720, 30
@@ -36,8 +37,8 @@ ZOOM = 0.12  # growth of the picture over one shot
 NOISE = 2.0  # grey levels of sensor noise added to each frame
 
 
-def _fit(image: np.ndarray) -> tuple[np.ndarray, float, float, float]:
-    """The photo letterboxed into the clip's frame, with the scale and offsets applied."""
+def _fit(image: np.ndarray) -> np.ndarray:
+    """The photo letterboxed into the clip's frame."""
     h, w = image.shape[:2]
     s = min(WIDTH / w, HEIGHT / h)
     nw, nh = round(w * s), round(h * s)
@@ -45,7 +46,7 @@ def _fit(image: np.ndarray) -> tuple[np.ndarray, float, float, float]:
     frame = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
     ox, oy = (WIDTH - nw) // 2, (HEIGHT - nh) // 2
     frame[oy : oy + nh, ox : ox + nw] = cv2.resize(image, (nw, nh), interpolation=interp)
-    return frame, s, ox, oy
+    return frame
 
 
 def write_clip(samples: list[Sample], path: Path, seconds: float, seed: int = 3) -> None:
@@ -60,7 +61,7 @@ def write_clip(samples: list[Sample], path: Path, seconds: float, seed: int = 3)
         stream.time_base = Fraction(1, FPS)
         index = 0
         for s in samples:
-            still, _, _, _ = _fit(s.image)
+            still = _fit(s.image)
             for k in range(frames):
                 z = 1.0 + ZOOM * k / (frames - 1)
                 m = cv2.getRotationMatrix2D((WIDTH / 2, HEIGHT / 2), 0.0, z)
@@ -89,6 +90,13 @@ def score(entries: list[dict], samples: list[Sample], seconds: float, fold: dict
         read += truth in shot
         extra += sum(texts_agree(t, truth) for t in shot) > 1
     return read, extra
+
+
+def _across(entries: list[dict], seconds: float) -> str:
+    """Entries whose track lasts two shots' length or more: a plate's track that took in reads at the same
+    place across a cut to the next photo, or text burned into the pictures (a camera's timestamp)."""
+    long = [e["text"] for e in entries if float(e["last_seen_s"]) - float(e["first_seen_s"]) >= 2 * seconds]
+    return f"{len(long)} {long}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,13 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         ("labelled plates read exactly (voted text)", f"{read}/{n} = {read / n:.1%}"),
         ("labelled plates reported more than once", f"{extra}"),
         ("entries in all (labelled and other plates)", f"{len(entry['plates'])}"),
+        ("entries seen for two shots' length or more", _across(entry["plates"], args.seconds_per_photo)),
         ("dashpipe.run", f"{elapsed:.1f} s = {length / elapsed:.2f}x real time"),
     ]
-    width = max(len(k) for k, _ in rows)
-    print(f"| {'measure':<{width}} | value |")
-    print(f"|{'-' * (width + 2)}|-------|")
-    for k, v in rows:
-        print(f"| {k:<{width}} | {v} |")
+    _print(rows)
     return 0
 
 
