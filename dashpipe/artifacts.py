@@ -99,6 +99,7 @@ def encode_preprocess(result: PreprocessResult) -> bytes:
             "flags": flags,
             "count": [len(f.regions) for f in sel],
         },
+        "overlays": [list(o.as_int()) for o in result.overlays],
         "regions": {
             "unit": unit,
             "xywh": boxes,
@@ -157,4 +158,5 @@ def decode_preprocess(data: bytes) -> PreprocessResult:
         rejected=doc["rejected"],
         analysis_width=doc["analysis_width"],
         proposer=doc["proposer"],
+        overlays=tuple(BBox(x1=x1, y1=y1, x2=x2, y2=y2) for x1, y1, x2, y2 in doc.get("overlays", ())),
     )

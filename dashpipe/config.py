@@ -171,6 +171,10 @@ class PreprocessSettings(Section):
         True, description="Keep dark/blurry frames that still show a plate region (enhanced before OCR)."
     )
     thumbnails: bool = Field(False, description="Write a small JPEG per kept frame next to the JSON.")
+    find_overlays: bool = Field(
+        True,
+        description="Find text burned into every frame (clock, speed, camera name) and propose no plates on it.",
+    )
     skip_deblocking: bool = Field(
         True,
         description="Decode without the H.264/HEVC deblocking filter (a large share of the decoding work, "

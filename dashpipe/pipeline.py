@@ -87,6 +87,7 @@ def preprocess_job(rt: Runtime, job: VideoJob, progress: Progress = _noop) -> Vi
         rejected=selection.rejected,
         analysis_width=min(cfg.analysis_width, info.width),
         proposer=rt.proposer.name,
+        overlays=selection.overlays,
     )
     for index, thumb in selection.thumbnails.items():
         ok, jpg = cv2.imencode(".jpg", thumb, [cv2.IMWRITE_JPEG_QUALITY, 70])

@@ -20,7 +20,8 @@ algorithms can be tested on many clips and tuned to none.
 (``YYYY_MMDD_HHMMSS_F``, the clip's start in UTC):
 
 - ``<stem>.mp4``: H.264 yuv420p (BT.601), PTS = frame index at a 1/fps time base,
-  ``creation_time`` = the clip's start (UTC, ISO-8601 with ``Z``), mild sensor noise.
+  ``creation_time`` = the clip's start (UTC, ISO-8601 with ``Z``), mild sensor noise, and the
+  camera's clock and speed burned into every frame (none of it is a plate).
 - ``<stem>.nmea``: NMEA 0183 ``$GPRMC`` + ``$GPGGA`` at 1 Hz (UTC) for the ego car's trajectory,
   starting 20-40 s before the clip and ending 20-40 s after it, as a logger running longer than the
   camera file does. Positions integrate the speed and heading the video shows on a local tangent
@@ -38,6 +39,7 @@ algorithms can be tested on many clips and tuned to none.
         "dark":  [t0, t1],   # every frame near black (tunnel); 0.4 s fades lie outside [t0, t1]
         "shake": [t0, t1]    # camera jitter and strong motion blur
       },
+      "overlay": {"edge": "bottom", "speed_unit": "km/h", "name": "A119 MINI"},  # burned-in text, or null
       "gps": {"first_utc": "...Z", "last_utc": "...Z", "fixes": 113},
       "ego": [{"t_s": 0.0, "lat": 52.1, "lon": 4.9, "speed_mps": 13.2, "course_deg": 87.5}, ...],  # per frame
       "readable_rule": {"min_char_height_px": 12.0, "min_frames": 8},
@@ -115,10 +117,12 @@ def render_sample(
     width: int = 1920,
     height: int = 1080,
     fps: int = 30,
+    overlay: bool = True,
 ) -> SampleFiles:
     """Render a clip, its NMEA log and its truth into ``outdir``; same seed, same clip.
 
     Clips of at least 8 s contain every segment (stop, dark, shake); shorter ones contain none.
+    ``overlay``: burn the camera's clock and speed (and, for some seeds, its name) into the frames.
     """
     if seconds <= 0 or not math.isfinite(seconds):
         raise ValueError(f"seconds must be a positive number, got {seconds!r}")
@@ -138,13 +142,14 @@ def render_sample(
     traffic = _plan_traffic(duration, n_frames, ego, segments, rng)
     scene = _Scene.make(cam, ego, rng)
     effects = _plan_effects(n_frames, fps, segments, cam, rng)
+    stamp = _plan_overlay(cam, rng) if overlay else None
 
     stem = start.strftime("%Y_%m%d_%H%M%S") + "_F"
     files = SampleFiles(video=outdir / f"{stem}.mp4", nmea=outdir / f"{stem}.nmea", truth=outdir / f"{stem}.truth.json")
-    sightings = _render_video(files.video, start, cam, ego, traffic, scene, effects, fps, n_frames)
+    sightings = _render_video(files.video, start, cam, ego, traffic, scene, effects, stamp, fps, n_frames)
     fixes = _gps_fixes(ego, start)
     _write_atomic(files.nmea, "".join(_nmea_sentences(fixes)))
-    truth = _truth(seed, start, cam, fps, n_frames, segments, ego, fixes, traffic, sightings, files)
+    truth = _truth(seed, start, cam, fps, n_frames, segments, ego, fixes, traffic, sightings, files, stamp)
     _write_atomic(files.truth, json.dumps(truth, indent=1))
     return files
 
@@ -1033,6 +1038,50 @@ def _plan_effects(n_frames: int, fps: int, segments: _Segments, cam: _Camera, rn
     return _Effects(gain, shake, tuple(noise))
 
 
+# ---------------------------------------------------------------- burned-in text
+
+_CAMERA_NAMES = ("DASHCAM", "A119 MINI", "DR590X 2CH", "CAR DVR", "T3 PRO")
+
+
+@dataclass(frozen=True)
+class _Overlay:
+    """The text a dashcam burns into every frame: its clock and the GPS speed along the bottom (over
+    the bonnet) or the top (over the sky), white with a black rim, and for some cameras their name
+    on the other edge. It is drawn after exposure and noise, so it stays bright in a tunnel."""
+
+    scale: float  # Hershey font scale
+    top: bool
+    mph: bool
+    name: str | None
+
+
+def _plan_overlay(cam: _Camera, rng: np.random.Generator) -> _Overlay:
+    name = _CAMERA_NAMES[int(rng.integers(len(_CAMERA_NAMES)))] if rng.random() < 0.5 else None
+    scale = float(rng.uniform(0.8, 1.3)) * cam.height / 1080
+    return _Overlay(scale, top=bool(rng.random() < 0.3), mph=bool(rng.random() < 0.3), name=name)
+
+
+def _burn_text(img: np.ndarray, text: str, x: int, y: int, scale: float) -> None:
+    thick = max(1, round(2 * scale))
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    cv2.putText(img, text, (x, y), font, scale, (0, 0, 0), thick + max(2, round(3 * scale)), cv2.LINE_AA)
+    cv2.putText(img, text, (x, y), font, scale, (255, 255, 255), thick, cv2.LINE_AA)
+
+
+def _burn_overlay(img: np.ndarray, stamp: _Overlay, when: datetime, speed_mps: float) -> None:
+    h, w = img.shape[:2]
+    cap = round(22 * stamp.scale)
+    margin = max(8, round(0.015 * w))
+    near, far = (margin + cap, h - margin) if stamp.top else (h - margin, margin + cap)
+    speed = speed_mps * (2.2369363 if stamp.mph else 3.6)
+    line = f"{round(speed)} {'MPH' if stamp.mph else 'KM/H'}"
+    (tw, _), _ = cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, stamp.scale, max(1, round(2 * stamp.scale)))
+    _burn_text(img, when.strftime("%Y/%m/%d %H:%M:%S"), margin, near, stamp.scale)
+    _burn_text(img, line, w - margin - tw, near, stamp.scale)
+    if stamp.name is not None:
+        _burn_text(img, stamp.name, margin, far, stamp.scale)
+
+
 # ---------------------------------------------------------------- drawing
 
 
@@ -1348,6 +1397,7 @@ def _render_video(
     traffic: _Traffic,
     scene: _Scene,
     effects: _Effects,
+    stamp: _Overlay | None,
     fps: int,
     n_frames: int,
 ) -> list[_Sighting]:
@@ -1376,6 +1426,8 @@ def _render_video(
                 out = cv2.convertScaleAbs(out, alpha=gain)
             add, sub = effects.noise[i % len(effects.noise)]
             out = cv2.subtract(cv2.add(out, add), sub)
+            if stamp is not None:
+                _burn_overlay(out, stamp, start + timedelta(seconds=i // fps), float(ego.v[gi]))
             good = shake is None and gain == 1.0
             _record(sightings, drawn, cam, traffic, scene, None if shake is None else shake[0], i, fps, good)
             yuv: np.ndarray = cv2.cvtColor(out, cv2.COLOR_BGR2YUV_I420)
@@ -1398,6 +1450,10 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _overlay_truth(stamp: _Overlay) -> dict[str, Any]:
+    return {"edge": "top" if stamp.top else "bottom", "speed_unit": "mph" if stamp.mph else "km/h", "name": stamp.name}
+
+
 def _truth(
     seed: int,
     start: datetime,
@@ -1410,6 +1466,7 @@ def _truth(
     traffic: _Traffic,
     sightings: list[_Sighting],
     files: SampleFiles,
+    stamp: _Overlay | None,
 ) -> dict[str, Any]:
     ego_rows = []
     for i in range(n_frames):
@@ -1464,6 +1521,7 @@ def _truth(
         "nmea": files.nmea.name,
         "camera": {"focal_px": round(cam.f, 3), "horizon_y": round(cam.yh, 3), "height_m": cam.hc},
         "segments": {"stop": seg(segments.stop), "dark": seg(segments.dark), "shake": seg(segments.shake)},
+        "overlay": None if stamp is None else _overlay_truth(stamp),
         "gps": {"first_utc": _iso(fixes[0].time), "last_utc": _iso(fixes[-1].time), "fixes": len(fixes)},
         "ego": ego_rows,
         "readable_rule": {"min_char_height_px": _READ_CHAR_PX, "min_frames": _READ_MIN_FRAMES},

@@ -138,6 +138,7 @@ class PreprocessResult(Frozen):
     rejected: dict[str, int]
     analysis_width: int
     proposer: str
+    overlays: tuple[BBox, ...] = ()  # text burned into every frame; no plate is looked for there
 
 
 class OcrResult(Frozen):

@@ -94,11 +94,14 @@ def submit(videos: tuple[Path, ...], gps: Path | None, wait: bool, timeout: floa
 @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--seconds", type=float, default=60.0, show_default=True, help="Clip length.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (plates, route, events).")
-def sample(outdir: Path, seconds: float, seed: int) -> None:
+@click.option(
+    "--overlay/--no-overlay", default=True, show_default=True, help="Burn the clock and speed into the frames."
+)
+def sample(outdir: Path, seconds: float, seed: int, overlay: bool) -> None:
     """Render a synthetic 1080p30 dashcam clip with known plates, an NMEA log and its ground truth."""
     from dashpipe.sample import render_sample
 
-    files = render_sample(outdir, seconds=seconds, seed=seed)
+    files = render_sample(outdir, seconds=seconds, seed=seed, overlay=overlay)
     click.echo(f"video: {files.video}")
     click.echo(f"gps:   {files.nmea}")
     click.echo(f"truth: {files.truth}")

@@ -20,6 +20,7 @@ from dashpipe.config import PlateSettings, Settings, WatchlistEntry
 from dashpipe.gps.align import GpsContext, load_gps_context
 from dashpipe.gps.movement import relative_motion
 from dashpipe.models.base import Detector, PlateReader
+from dashpipe.overlay import in_overlay
 from dashpipe.plates.crop import crop_quality, extract_crop
 from dashpipe.plates.enhance import enhance
 from dashpipe.plates.second_look import best_read, doubtful, other_boxes
@@ -103,12 +104,14 @@ def read_frame(
     reader: PlateReader,
     cfg: PlateSettings,
     chains: list[_Chain] | None = None,
+    overlays: Sequence[BBox] = (),
 ) -> FrameReads:
     """Plates of one frame, read. With ``chains`` (state kept across the frames of a video), a plate
-    whose last SETTLE_READS reads agreed confidently is not read again but every SETTLE_RECHECK-th time."""
+    whose last SETTLE_READS reads agreed confidently is not read again but every SETTLE_RECHECK-th time.
+    ``overlays`` (burned-in text the preprocess found) matter to detectors that search the whole frame."""
     chains = [] if chains is None else chains
     regions = detector.detect(image, frame.regions)
-    plates = [r for r in regions if r.label == "plate"]
+    plates = [r for r in regions if r.label == "plate" and not in_overlay(r.box, overlays)]
     vehicles = [r for r in regions if r.label == "vehicle"]
     if not plates:
         return FrameReads([], {})
@@ -240,7 +243,7 @@ def read_plates(
         frame = by_index.get(index)
         if frame is None:
             continue
-        got = read_frame(image, frame, detector, reader, cfg, chains)
+        got = read_frame(image, frame, detector, reader, cfg, chains, pre.overlays)
         reads.extend(got.reads)
         crops.update(got.crops)
     return FrameReads(reads, crops)

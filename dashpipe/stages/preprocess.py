@@ -5,7 +5,9 @@ time slots (``keep_fps`` per second); each slot keeps its sharpest frame that is
 different from the last kept frame, and the rest are rejected with a reason. Sharpness is judged
 against the recent median, not an absolute number, so a soft camera is not rejected wholesale
 while a shaken frame still is. Frames that are dark or blurry but still show a plate region are
-kept with a flag (the heavy stage enhances them) rather than lost.
+kept with a flag (the heavy stage enhances them) rather than lost. Text the camera burns into
+every frame is found once the whole video is seen (``dashpipe.overlay``), and the proposals on it
+are dropped.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import numpy as np
 
 from dashpipe.config import PreprocessSettings
 from dashpipe.models.base import Proposer
-from dashpipe.types import FrameQuality, Region, RejectReason, SelectedFrame
+from dashpipe.overlay import OverlayFinder, in_overlay
+from dashpipe.types import BBox, FrameQuality, Region, RejectReason, SelectedFrame
 from dashpipe.video import LowFrame
 
 MOTION_GRID = (8, 6)  # blocks across, down: a small local change (one car moving) still counts
@@ -56,6 +59,7 @@ class Selection:
     rejected: dict[str, int] = field(default_factory=lambda: {r.value: 0 for r in RejectReason})
     frames_seen: int = 0
     thumbnails: dict[int, np.ndarray] = field(default_factory=dict)
+    overlays: tuple[BBox, ...] = ()  # burned-in text, full-frame boxes
 
 
 def measure(frame: LowFrame) -> Measured:
@@ -103,6 +107,8 @@ class FrameSelector:
         self._sharp_hist: deque[float] = deque(maxlen=SHARPNESS_WINDOW)
         self._pending: deque[_Pending] = deque()
         self._pool: ThreadPoolExecutor | None = None
+        self._overlays = OverlayFinder() if cfg.find_overlays else None
+        self._luma_width = 0
 
     def add(self, frame: LowFrame) -> None:
         self.result.frames_seen += 1
@@ -123,6 +129,8 @@ class FrameSelector:
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
+        if self._overlays is not None and self._luma_width:
+            self._drop_overlays(self._overlays.boxes(self.full_width / self._luma_width))
         return self.result
 
     # -- internals
@@ -163,6 +171,9 @@ class FrameSelector:
         motion = 255.0 if self._last_kept is None else change(chosen.tiny, self._last_kept)
         if flag is None:
             self._last_kept = chosen.tiny  # a rescued frame is not proof the scene moved on
+            if self._overlays is not None:
+                self._overlays.add(chosen.frame.luma, chosen.frame.pts_s)
+                self._luma_width = chosen.frame.luma.shape[1]
         quality = FrameQuality(
             brightness=round(chosen.brightness, 1),
             bright_p99=round(chosen.bright_p99, 1),
@@ -204,6 +215,21 @@ class FrameSelector:
         )
         if self.cfg.thumbnails:
             self.result.thumbnails[p.frame.index] = p.frame.bgr(160)
+
+    def _drop_overlays(self, overlays: tuple[BBox, ...]) -> None:
+        """Proposals on burned-in text go; so does a rescued frame that kept only for them."""
+        if not overlays:
+            return
+        self.result.overlays = overlays
+        kept = []
+        for f in self.result.selected:
+            regions = tuple(r for r in f.regions if not in_overlay(r.box, overlays))
+            if f.flags and not any(r.label == "plate" for r in regions):
+                self.result.rejected[f.flags[0].value] += 1
+                self.result.thumbnails.pop(f.index, None)
+                continue
+            kept.append(f.model_copy(update={"regions": regions}) if len(regions) != len(f.regions) else f)
+        self.result.selected = kept
 
 
 def select_frames(

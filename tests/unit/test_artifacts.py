@@ -1,3 +1,5 @@
+import json
+
 from dashpipe.artifacts import decode_preprocess, encode_preprocess
 from dashpipe.types import BBox, FrameQuality, PreprocessResult, Region, RejectReason, SelectedFrame, VideoInfo
 
@@ -58,3 +60,12 @@ def test_size_budget_per_ten_thousand_frames():
     # 4 kept frames/s of 30 is 1333 per 10,000 frames; with two regions each the JSON stays < 100 KB.
     data = encode_preprocess(make(1333, 2, kinds=False))
     assert len(data) < 100_000
+
+
+def test_overlays_survive_and_an_older_json_without_them_reads_as_none():
+    overlays = (BBox(x1=20, y1=1010, x2=640, y2=1060), BBox(x1=1500, y1=1010, x2=1900, y2=1060))
+    result = make(3, 1).model_copy(update={"overlays": overlays})
+    assert decode_preprocess(encode_preprocess(result)).overlays == overlays
+    doc = json.loads(encode_preprocess(result))
+    del doc["overlays"]
+    assert decode_preprocess(json.dumps(doc).encode()).overlays == ()

@@ -201,3 +201,16 @@ def test_a_us_plate_outside_the_listed_formats_stands_when_its_reads_agree_and_i
     assert not _reportable(voted("PROCHEM", 5, us), us)  # a dealer's name, though O folds into 0
     strict = PlateSettings(region="us", off_format_reads=0)
     assert not _reportable(voted("KCS1M", 5, strict), strict)  # the rule off: formats decide
+
+
+def test_a_detection_on_a_burned_in_overlay_is_not_read():
+    """A detector that searches the whole frame (YOLO) finds the camera's clock too: it is left out."""
+    image = np.full((200, 400, 3), 200, np.uint8)
+    clock = BBox(x1=10, y1=170, x2=200, y2=195)
+    plate = BBox(x1=150, y1=80, x2=250, y2=110)
+    regions = tuple(Region(label="plate", box=b, score=0.9) for b in (clock, plate))
+    frame = SelectedFrame(index=0, pts_s=0.0, quality=Q, regions=regions)
+    reader = CountingReader()
+    got = read_frame(image, frame, StillPlate(), reader, PlateSettings(), overlays=(clock.expand(0.05),))
+    assert [r.box for r in got.reads] == [plate] and reader.crops == 1
+    assert len(read_frame(image, frame, StillPlate(), CountingReader(), PlateSettings()).reads) == 2

@@ -221,3 +221,30 @@ def test_short_clip_has_no_segments(tmp_path: Path) -> None:
 def test_rejects_impossible_settings(tmp_path: Path, kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         render_sample(tmp_path, **{"seconds": 1.0, **kwargs})
+
+
+def test_the_burned_in_clock_is_on_one_edge_away_from_the_plates_and_bright_in_the_dark(
+    tmp_path: Path, clip: SampleFiles, truth: dict, frames: list[np.ndarray]
+) -> None:
+    plain = render_sample(tmp_path, SECONDS, SEED, width=WIDTH, height=HEIGHT, fps=FPS, overlay=False)
+    assert load_truth(plain.truth)["overlay"] is None
+    stamp = truth["overlay"]
+    assert stamp["edge"] in ("top", "bottom") and stamp["speed_unit"] in ("km/h", "mph")
+    with av.open(str(plain.video)) as container:
+        bare = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+    band = slice(0, HEIGHT // 8) if stamp["edge"] == "top" else slice(HEIGHT - HEIGHT // 8, HEIGHT)
+    for i in (0, len(frames) // 2, len(frames) - 1):
+        diff = _luma(cv2.absdiff(frames[i], bare[i])) > 40
+        assert diff[band].sum() > 50  # the text is there ...
+        outside = diff.copy()
+        outside[band] = False
+        if stamp["name"] is not None:  # ... the camera's name on the other edge
+            outside[: HEIGHT // 8] = outside[HEIGHT - HEIGHT // 8 :] = False
+        assert outside.sum() == 0  # ... and nowhere else
+    for plate in truth["plates"]:
+        for _, _, y1, _, y2 in plate["boxes"]:
+            assert y2 < HEIGHT - HEIGHT // 8 and y1 > HEIGHT // 8
+    t0, t1 = truth["segments"]["dark"]
+    dark = _luma(_frame_at(frames, (t0 + t1) / 2))
+    assert np.percentile(dark[band], 99.5) > 150  # burned in after the exposure
+    assert np.percentile(dark[HEIGHT // 4 : HEIGHT // 2], 99.5) < 30

@@ -1,0 +1,142 @@
+"""Burned-in text found by its edges staying put while the scene moves, and a plate ahead that is not."""
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from dashpipe.config import PreprocessSettings
+from dashpipe.overlay import MIN_FRAMES, OverlayFinder, in_overlay
+from dashpipe.stages.preprocess import select_frames
+from dashpipe.types import BBox, Region
+from dashpipe.video import LowFrame
+
+W, H = 480, 270
+rng = np.random.default_rng(3)
+# edges in a tenth of the picture, as in street scenes
+WORLD = cv2.GaussianBlur((rng.random((H, 4 * W)) * 255).astype(np.uint8), (0, 0), 1.0)
+STAMP = (20, 250)  # where the clock is drawn: bottom left
+(_TW, _TH), _ = cv2.getTextSize("2026/12/01 10:00:00", cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)
+CLOCK_BOX = BBox(x1=STAMP[0] - 2, y1=STAMP[1] - _TH - 3, x2=STAMP[0] + _TW + 2, y2=STAMP[1] + 4)
+SECONDS_BOX = BBox(x1=CLOCK_BOX.x2 - 0.15 * _TW, y1=CLOCK_BOX.y1, x2=CLOCK_BOX.x2, y2=CLOCK_BOX.y2)  # ticking
+
+
+def plate_image() -> np.ndarray:
+    plate = np.full((16, 60), 230, np.uint8)
+    cv2.putText(plate, "AB123", (3, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.45, 20, 1, cv2.LINE_AA)
+    return plate
+
+
+PLATE = plate_image()
+
+
+def scene(i: int, *, drive: bool = True, clock: bool = True, plate_at: tuple[int, int] | None = None) -> np.ndarray:
+    """The world scrolling by (or standing still), a plate ahead, the camera's clock on top."""
+    shift = 7 * i if drive else 0
+    img = np.ascontiguousarray(np.roll(WORLD, -shift, axis=1)[:, :W])
+    if plate_at is not None:
+        x, y = plate_at
+        img[y : y + PLATE.shape[0], x : x + PLATE.shape[1]] = PLATE
+    if clock:
+        text = f"2026/12/01 10:{i // 40:02d}:{(i // 4) % 60:02d}"  # kept frames at 4 a second
+        cv2.putText(img, text, STAMP, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 0, 4, cv2.LINE_AA)
+        cv2.putText(img, text, STAMP, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 255, 1, cv2.LINE_AA)
+    return img
+
+
+def following(i: int) -> tuple[int, int]:
+    """A car ahead at the same speed: the plate stays near one place but moves with the road's bumps."""
+    return 200 + int(round(2 * np.sin(i * 0.7))), 120 + int(round(1.5 * np.sin(i * 1.3 + 1)))
+
+
+def find(frames: int, **kw: object) -> tuple[BBox, ...]:
+    finder = OverlayFinder()
+    for i in range(frames):
+        plate_at = following(i) if kw.get("plate") else None
+        finder.add(scene(i, drive=bool(kw.get("drive", True)), plate_at=plate_at), i / 4)
+    return finder.boxes(4.0)  # a 1920 px wide frame analysed at 480
+
+
+def test_the_clock_is_found_while_the_world_moves_and_the_plate_ahead_is_not():
+    boxes = find(60, plate=True)
+    assert boxes, "no overlay found"
+    full = [b.scale(0.25) for b in boxes]  # back to analysis pixels
+    # the clock's line is covered, ticking seconds included
+    assert in_overlay(CLOCK_BOX, full)
+    assert in_overlay(SECONDS_BOX, full)
+    # nothing covers the plate ahead, though it stayed within a few pixels all along
+    x, y = following(0)
+    plate = BBox(x1=x - 3, y1=y - 2, x2=x + 63, y2=y + 18)
+    assert not in_overlay(plate, full)
+    assert all(b.y1 >= 200 * 4 for b in boxes), boxes
+
+
+def test_a_camera_that_stood_still_finds_no_overlay():
+    """Parked: every edge stays put, the plate's as much as the clock's, so nothing is called an overlay."""
+    assert find(60, drive=False, plate=True) == ()
+
+
+def test_too_few_frames_or_too_short_a_stretch_find_nothing():
+    assert find(MIN_FRAMES - 1) == ()
+    finder = OverlayFinder()
+    for i in range(60):
+        finder.add(scene(i), i / 30)  # 2 s only
+    assert finder.boxes(1.0) == ()
+
+
+def test_without_a_clock_nothing_is_found():
+    finder = OverlayFinder()
+    for i in range(60):
+        finder.add(scene(i, clock=False, plate_at=following(i)), i / 4)
+    assert finder.boxes(1.0) == ()
+
+
+@pytest.mark.parametrize(
+    ("box", "inside"),
+    [
+        (BBox(x1=10, y1=10, x2=30, y2=20), True),
+        (BBox(x1=35, y1=10, x2=55, y2=20), True),  # half in each of two overlays
+        (BBox(x1=30, y1=10, x2=70, y2=20), False),  # a quarter in
+        (BBox(x1=100, y1=100, x2=120, y2=110), False),
+    ],
+)
+def test_in_overlay_counts_the_share_of_the_box_covered(box: BBox, inside: bool):
+    overlays = [BBox(x1=0, y1=0, x2=40, y2=30), BBox(x1=45, y1=0, x2=50, y2=30)]
+    assert in_overlay(box, overlays) is inside
+    assert not in_overlay(box, [])
+
+
+class ClockProposer:
+    """Proposes the clock's line and a plate, as a text finder would: the first must go."""
+
+    name = "clock"
+    colour = False
+    width = W
+
+    def propose(self, image: np.ndarray) -> list[Region]:
+        return [
+            Region(label="plate", box=CLOCK_BOX, score=0.9),
+            Region(label="plate", box=BBox(x1=200, y1=120, x2=260, y2=136), score=0.8),
+        ]
+
+
+def _frames(n: int) -> list[LowFrame]:
+    out = []
+    for i in range(n):
+        img = scene(i, plate_at=following(i))
+        bgr = av.VideoFrame.from_ndarray(cv2.cvtColor(img, cv2.COLOR_GRAY2BGR), format="bgr24")
+        out.append(LowFrame(index=i, pts_s=i / 4, luma=img, frame=bgr))
+    return out
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_preprocess_drops_proposals_on_the_overlay(enabled: bool):
+    cfg = PreprocessSettings(keep_fps=4.0, find_overlays=enabled)
+    sel = select_frames(_frames(60), cfg, fps=4.0, full_width=W, proposer=ClockProposer())
+    assert len(sel.selected) > 40
+    labels = {len(f.regions) for f in sel.selected}
+    if enabled:
+        assert sel.overlays and labels == {1}
+        assert all(f.regions[0].box.x1 == 200 for f in sel.selected)
+    else:
+        assert sel.overlays == () and labels == {2}
