@@ -12,7 +12,9 @@ When pixels stay put all over the picture, the camera stood still (parked, or a 
 and a parked car's plate would look the same: then nothing is called an overlay. (A parked
 camera facing a blank wall cannot be told from a moving one in fog; that is the price.)
 
-The ticking digits of a clock change, so the boxes are widened by a few glyphs along their line.
+The ticking digits of a clock (and a speed's) keep changing, so their grey levels are not steady,
+but their pixels are edges nearly all the time, where the world's are now and then: a line's box
+runs on along its rows through such busy columns, a few glyphs at most.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ MIN_FRAMES = 20  # fewer frames than this cannot tell a steady plate from an ove
 MIN_SPAN_S = 8.0  # ... nor can frames from a shorter stretch of time
 MAX_STEADY_SHARE = 0.05  # more of the picture than this stayed put: the camera did not move
 MIN_PIXELS = 12  # a persistent blob smaller than this is a dust speck or a hot pixel, not text
-LINE_REACH = 1.5  # a box is widened along its line by this many of its heights (ticking digits)
+BUSY_SHARE = 0.6  # a pixel that is an edge in this share of the frames may be a ticking digit's
+MAX_REACH = 6.0  # a line runs on through busy columns for at most this many of its heights a side
+GAP_REACH = 0.6  # ... over gaps of at most this many heights (the space between two glyphs)
 COVERED_SHARE = 0.5  # a box with at least this share of its area inside overlays is overlay text
 
 
@@ -61,6 +65,10 @@ class OverlayFinder:
         self._frames += 1
         self._last_s = pts_s
 
+    @property
+    def frames(self) -> int:
+        return self._frames
+
     def boxes(self, scale: float) -> tuple[BBox, ...]:
         """The overlays found, as full-frame boxes (``scale``: full-frame pixels per analysis pixel)."""
         counts = self._counts
@@ -71,11 +79,24 @@ class OverlayFinder:
         steady = (counts >= PERSISTENT_SHARE * self._frames) & (spread <= MAX_STD)
         if np.count_nonzero(steady) > MAX_STEADY_SHARE * steady.size:
             return ()
-        return tuple(b.scale(scale) for b in _text_boxes(steady))
+        busy = counts >= BUSY_SHARE * self._frames
+        return tuple(b.scale(scale) for b in _text_boxes(steady, busy))
 
 
-def _text_boxes(steady: np.ndarray) -> list[BBox]:
-    """Boxes of the lines the steady edge pixels form (glyphs joined along their line)."""
+def _run_on(busy_cols: np.ndarray, start: int, step: int, limit: int, gap: int) -> int:
+    """The last busy column reached from ``start`` going ``step``-wise, over gaps up to ``gap`` wide."""
+    end = start
+    for x in range(start + step, start + step * (limit + 1), step):
+        if not 0 <= x < len(busy_cols) or abs(x - end) > gap:
+            break
+        if busy_cols[x]:
+            end = x
+    return end
+
+
+def _text_boxes(steady: np.ndarray, busy: np.ndarray) -> list[BBox]:
+    """Boxes of the lines the steady edge pixels form (glyphs joined along their line), run on
+    through the busy columns of their rows."""
     mask = steady.astype(np.uint8)
     joined = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 3)))
     count, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
@@ -84,8 +105,11 @@ def _text_boxes(steady: np.ndarray) -> list[BBox]:
     for x, y, w, h, _ in stats[1:count]:
         if np.count_nonzero(mask[y : y + h, x : x + w]) < MIN_PIXELS:
             continue
-        reach = LINE_REACH * h
-        box = BBox(x1=x - reach, y1=y - 1, x2=x + w + reach, y2=y + h + 1)
+        cols: np.ndarray = np.any(busy[y : y + h], axis=0)
+        limit, gap = round(MAX_REACH * h), max(1, round(GAP_REACH * h))
+        left = _run_on(cols, x, -1, limit, gap)
+        right = _run_on(cols, x + w - 1, 1, limit, gap)
+        box = BBox(x1=left - 1, y1=y - 1, x2=right + 2, y2=y + h + 1)
         out.append(box.clip(width, height))
     return out
 

@@ -32,6 +32,7 @@ MOTION_GRID = (8, 6)  # blocks across, down: a small local change (one car movin
 MOTION_WIDTH = 96  # motion is measured on a tiny image where sensor noise has averaged away
 SHARPNESS_WINDOW = 60  # frames of history for the median sharpness
 MAX_PENDING = 4  # chosen frames (and their decoded pictures) waiting for proposals at most
+OVERLAY_REFRESH = 16  # kept frames between looks for burned-in text while the video streams
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,19 @@ def change(a: np.ndarray, b: np.ndarray) -> float:
     return float(cells.max())
 
 
+def hide(image: np.ndarray, boxes: Sequence[BBox], scale: float) -> np.ndarray:
+    """A copy of ``image`` with each box filled with its mean: burned-in text found so far would
+    otherwise take proposal slots (a proposer keeps its best few) from the plates of the frame."""
+    out = image.copy()
+    height, width = image.shape[:2]
+    for box in boxes:
+        x1, y1, x2, y2 = box.scale(scale).clip(width, height).as_int()
+        if x2 > x1 and y2 > y1:
+            patch = out[y1:y2, x1:x2]
+            patch[...] = np.mean(patch, axis=(0, 1)).astype(image.dtype)
+    return out
+
+
 def _scaled(regions: Sequence[Region], factor: float) -> tuple[Region, ...]:
     return tuple(r.model_copy(update={"box": r.box.scale(factor)}) for r in regions)
 
@@ -109,6 +123,7 @@ class FrameSelector:
         self._pool: ThreadPoolExecutor | None = None
         self._overlays = OverlayFinder() if cfg.find_overlays else None
         self._luma_width = 0
+        self._hidden: tuple[BBox, ...] = ()  # overlays found so far, blanked for the proposer
 
     def add(self, frame: LowFrame) -> None:
         self.result.frames_seen += 1
@@ -174,6 +189,8 @@ class FrameSelector:
             if self._overlays is not None:
                 self._overlays.add(chosen.frame.luma, chosen.frame.pts_s)
                 self._luma_width = chosen.frame.luma.shape[1]
+                if self._overlays.frames % OVERLAY_REFRESH == 0:
+                    self._hidden = self._overlays.boxes(self.full_width / self._luma_width)
         quality = FrameQuality(
             brightness=round(chosen.brightness, 1),
             bright_p99=round(chosen.bright_p99, 1),
@@ -197,6 +214,8 @@ class FrameSelector:
         assert self.proposer is not None
         width = self.proposer.width
         image = frame.bgr(width) if self.proposer.colour else frame.gray(width)
+        if self._hidden:
+            image = hide(image, self._hidden, image.shape[1] / self.full_width)
         return _scaled(self.proposer.propose(image), self.full_width / image.shape[1])
 
     def _settle(self, p: _Pending) -> None:

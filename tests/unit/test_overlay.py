@@ -140,3 +140,32 @@ def test_preprocess_drops_proposals_on_the_overlay(enabled: bool):
         assert all(f.regions[0].box.x1 == 200 for f in sel.selected)
     else:
         assert sel.overlays == () and labels == {2}
+
+
+class LookingProposer:
+    """Notes how much the clock's area varies in each image it is shown, and proposes nothing."""
+
+    name = "looking"
+    colour = False
+    width = W
+
+    def __init__(self) -> None:
+        self.clock_spread: list[float] = []
+
+    def propose(self, image: np.ndarray) -> list[Region]:
+        x1, y1, x2, y2 = STAMP[0] + 2, STAMP[1] - _TH + 1, STAMP[0] + _TW - 2, STAMP[1]  # the glyphs only
+        self.clock_spread.append(float(np.std(image[y1:y2, x1:x2])))
+        return []
+
+
+def test_once_found_the_overlay_is_hidden_from_the_proposer():
+    """Burned-in text would take proposal slots from plates: once found, the proposer sees it blanked."""
+    proposer = LookingProposer()
+    select_frames(_frames(80), PreprocessSettings(keep_fps=4.0), fps=4.0, full_width=W, proposer=proposer)
+    spread = proposer.clock_spread
+    assert len(spread) == 80
+    assert min(spread[:MIN_FRAMES]) > 20  # not yet known: the text is shown
+    assert max(spread[-30:]) < 1.0  # found: a flat patch
+    plain = LookingProposer()
+    select_frames(_frames(80), PreprocessSettings(keep_fps=4.0, find_overlays=False), 4.0, W, plain)
+    assert min(plain.clock_spread) > 20
