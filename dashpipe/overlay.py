@@ -65,10 +65,6 @@ class OverlayFinder:
         self._frames += 1
         self._last_s = pts_s
 
-    @property
-    def frames(self) -> int:
-        return self._frames
-
     def boxes(self, scale: float) -> tuple[BBox, ...]:
         """The overlays found, as full-frame boxes (``scale``: full-frame pixels per analysis pixel)."""
         counts = self._counts

@@ -74,6 +74,7 @@ def preprocess_job(rt: Runtime, job: VideoJob, progress: Progress = _noop) -> Vi
             full_width=info.width,
             proposer=proposer,
             progress=lambda n: progress(n, total),
+            region_limit=rt.region_limit,
         )
     except BadVideo as exc:
         return _failed(job, str(exc))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
-from dashpipe.config import Settings, load_settings
+from dashpipe.config import CpuProposerConfig, Settings, load_settings
 from dashpipe.models.base import Detector, PlateReader, Proposer
 from dashpipe.storage import Store
 
@@ -38,10 +38,23 @@ class Runtime:
 
     @cached_property
     def proposer(self) -> Proposer:
+        """The preprocess's proposer. While burned-in text is looked for, a CPU proposer is asked for
+        ``OVERLAY_SLOTS`` more regions than its limit: until the text is known it holds some of them,
+        and the preprocess trims each frame to the limit once it has dropped those."""
         from dashpipe.models.registry import build_proposer
+        from dashpipe.stages.preprocess import OVERLAY_SLOTS
 
+        cfg = self.settings.proposer
+        if self.settings.preprocess.find_overlays and isinstance(cfg, CpuProposerConfig):
+            cfg = cfg.model_copy(update={"max_regions": cfg.max_regions + OVERLAY_SLOTS})
         with self._lock:
-            return build_proposer(self.settings.proposer)
+            return build_proposer(cfg)
+
+    @property
+    def region_limit(self) -> int | None:
+        """The most regions a kept frame keeps (the CPU proposer's configured limit)."""
+        cfg = self.settings.proposer
+        return cfg.max_regions if isinstance(cfg, CpuProposerConfig) else None
 
     @cached_property
     def detector(self) -> Detector:

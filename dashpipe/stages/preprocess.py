@@ -32,7 +32,7 @@ MOTION_GRID = (8, 6)  # blocks across, down: a small local change (one car movin
 MOTION_WIDTH = 96  # motion is measured on a tiny image where sensor noise has averaged away
 SHARPNESS_WINDOW = 60  # frames of history for the median sharpness
 MAX_PENDING = 4  # chosen frames (and their decoded pictures) waiting for proposals at most
-OVERLAY_REFRESH = 16  # kept frames between looks for burned-in text while the video streams
+OVERLAY_SLOTS = 6  # proposals asked for beyond the limit: burned-in text takes some until it is found
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,19 +83,6 @@ def change(a: np.ndarray, b: np.ndarray) -> float:
     return float(cells.max())
 
 
-def hide(image: np.ndarray, boxes: Sequence[BBox], scale: float) -> np.ndarray:
-    """A copy of ``image`` with each box filled with its mean: burned-in text found so far would
-    otherwise take proposal slots (a proposer keeps its best few) from the plates of the frame."""
-    out = image.copy()
-    height, width = image.shape[:2]
-    for box in boxes:
-        x1, y1, x2, y2 = box.scale(scale).clip(width, height).as_int()
-        if x2 > x1 and y2 > y1:
-            patch = out[y1:y2, x1:x2]
-            patch[...] = np.mean(patch, axis=(0, 1)).astype(image.dtype)
-    return out
-
-
 def _scaled(regions: Sequence[Region], factor: float) -> tuple[Region, ...]:
     return tuple(r.model_copy(update={"box": r.box.scale(factor)}) for r in regions)
 
@@ -109,8 +96,10 @@ class FrameSelector:
         fps: float,
         full_width: int,
         proposer: Proposer | None,
+        region_limit: int | None = None,
     ) -> None:
         self.cfg = cfg
+        self.region_limit = region_limit
         self.fps = fps if fps > 0 else 30.0
         self.full_width = full_width
         self.proposer = proposer
@@ -123,7 +112,6 @@ class FrameSelector:
         self._pool: ThreadPoolExecutor | None = None
         self._overlays = OverlayFinder() if cfg.find_overlays else None
         self._luma_width = 0
-        self._hidden: tuple[BBox, ...] = ()  # overlays found so far, blanked for the proposer
 
     def add(self, frame: LowFrame) -> None:
         self.result.frames_seen += 1
@@ -146,6 +134,8 @@ class FrameSelector:
             self._pool = None
         if self._overlays is not None and self._luma_width:
             self._drop_overlays(self._overlays.boxes(self.full_width / self._luma_width))
+        if self.region_limit is not None:
+            self._trim(self.region_limit)
         return self.result
 
     # -- internals
@@ -189,8 +179,6 @@ class FrameSelector:
             if self._overlays is not None:
                 self._overlays.add(chosen.frame.luma, chosen.frame.pts_s)
                 self._luma_width = chosen.frame.luma.shape[1]
-                if self._overlays.frames % OVERLAY_REFRESH == 0:
-                    self._hidden = self._overlays.boxes(self.full_width / self._luma_width)
         quality = FrameQuality(
             brightness=round(chosen.brightness, 1),
             bright_p99=round(chosen.bright_p99, 1),
@@ -214,8 +202,6 @@ class FrameSelector:
         assert self.proposer is not None
         width = self.proposer.width
         image = frame.bgr(width) if self.proposer.colour else frame.gray(width)
-        if self._hidden:
-            image = hide(image, self._hidden, image.shape[1] / self.full_width)
         return _scaled(self.proposer.propose(image), self.full_width / image.shape[1])
 
     def _settle(self, p: _Pending) -> None:
@@ -250,6 +236,14 @@ class FrameSelector:
             kept.append(f.model_copy(update={"regions": regions}) if len(regions) != len(f.regions) else f)
         self.result.selected = kept
 
+    def _trim(self, limit: int) -> None:
+        self.result.selected = [
+            f.model_copy(update={"regions": tuple(sorted(f.regions, key=lambda r: -r.score)[:limit])})
+            if len(f.regions) > limit
+            else f
+            for f in self.result.selected
+        ]
+
 
 def select_frames(
     frames: Iterable[LowFrame],
@@ -258,8 +252,10 @@ def select_frames(
     full_width: int,
     proposer: Proposer | None,
     progress: Callable[[int], None] | None = None,
+    region_limit: int | None = None,
 ) -> Selection:
-    selector = FrameSelector(cfg, fps, full_width, proposer)
+    """``region_limit``: the most regions a kept frame keeps, counted after burned-in text is dropped."""
+    selector = FrameSelector(cfg, fps, full_width, proposer, region_limit)
     with opencv_threads(1):
         for frame in frames:
             selector.add(frame)

@@ -5,9 +5,10 @@ import cv2
 import numpy as np
 import pytest
 
-from dashpipe.config import PreprocessSettings
+from dashpipe.config import PreprocessSettings, Settings
 from dashpipe.overlay import MIN_FRAMES, OverlayFinder, in_overlay
-from dashpipe.stages.preprocess import select_frames
+from dashpipe.runtime import Runtime
+from dashpipe.stages.preprocess import OVERLAY_SLOTS, select_frames
 from dashpipe.types import BBox, Region
 from dashpipe.video import LowFrame
 
@@ -142,30 +143,33 @@ def test_preprocess_drops_proposals_on_the_overlay(enabled: bool):
         assert sel.overlays == () and labels == {2}
 
 
-class LookingProposer:
-    """Notes how much the clock's area varies in each image it is shown, and proposes nothing."""
+class CrowdedProposer:
+    """The clock, scored highest, then a plate, then junk: with a limit of two the clock would push
+    the junk out, and without the clock both fit."""
 
-    name = "looking"
+    name = "crowded"
     colour = False
     width = W
 
-    def __init__(self) -> None:
-        self.clock_spread: list[float] = []
-
     def propose(self, image: np.ndarray) -> list[Region]:
-        x1, y1, x2, y2 = STAMP[0] + 2, STAMP[1] - _TH + 1, STAMP[0] + _TW - 2, STAMP[1]  # the glyphs only
-        self.clock_spread.append(float(np.std(image[y1:y2, x1:x2])))
-        return []
+        return [
+            Region(label="plate", box=CLOCK_BOX, score=0.95),
+            Region(label="plate", box=BBox(x1=200, y1=120, x2=260, y2=136), score=0.8),
+            Region(label="plate", box=BBox(x1=300, y1=60, x2=340, y2=70), score=0.3),
+        ]
 
 
-def test_once_found_the_overlay_is_hidden_from_the_proposer():
-    """Burned-in text would take proposal slots from plates: once found, the proposer sees it blanked."""
-    proposer = LookingProposer()
-    select_frames(_frames(80), PreprocessSettings(keep_fps=4.0), fps=4.0, full_width=W, proposer=proposer)
-    spread = proposer.clock_spread
-    assert len(spread) == 80
-    assert min(spread[:MIN_FRAMES]) > 20  # not yet known: the text is shown
-    assert max(spread[-30:]) < 1.0  # found: a flat patch
-    plain = LookingProposer()
-    select_frames(_frames(80), PreprocessSettings(keep_fps=4.0, find_overlays=False), 4.0, W, plain)
-    assert min(plain.clock_spread) > 20
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_region_limit_counts_after_the_overlay_is_dropped(enabled: bool):
+    cfg = PreprocessSettings(keep_fps=4.0, find_overlays=enabled)
+    sel = select_frames(_frames(60), cfg, 4.0, W, CrowdedProposer(), region_limit=2)
+    scores = {tuple(sorted(r.score for r in f.regions)) for f in sel.selected}
+    assert scores == ({(0.3, 0.8)} if enabled else {(0.8, 0.95)})
+
+
+def test_the_cpu_proposer_is_asked_for_spare_slots_while_overlays_are_looked_for():
+    rt = Runtime(Settings())
+    assert rt.region_limit == 12
+    assert rt.proposer.cfg.max_regions == 12 + OVERLAY_SLOTS  # type: ignore[attr-defined]
+    off = Runtime(Settings(preprocess={"find_overlays": False}))
+    assert off.proposer.cfg.max_regions == 12  # type: ignore[attr-defined]
