@@ -20,6 +20,7 @@ runs on along its rows through such busy columns, a few glyphs at most.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import cv2
 import numpy as np
@@ -36,6 +37,9 @@ MIN_PIXELS = 12  # a persistent blob smaller than this is a dust speck or a hot 
 BUSY_SHARE = 0.6  # a pixel that is an edge in this share of the frames may be a ticking digit's
 MAX_REACH = 6.0  # a line runs on through busy columns for at most this many of its heights a side
 GAP_REACH = 0.6  # ... over gaps of at most this many heights (the space between two glyphs)
+PIECE_PX = 8  # a line is followed in pieces this many columns wide ...
+SAME_ROWS = 0.6  # ... and two neighbours whose rows overlap this much (of the shorter) are one line ...
+LINE_SLACK = 1.5  # ... as long as the line stays at most this many times as tall as its tallest piece
 COVERED_SHARE = 0.5  # a box with at least this share of its area inside overlays is overlay text
 
 
@@ -90,23 +94,64 @@ def _run_on(busy_cols: np.ndarray, start: int, step: int, limit: int, gap: int) 
     return end
 
 
+def _pieces(mask: np.ndarray, x0: int, y0: int) -> list[tuple[int, int, int, int]]:
+    """(x1, y1, x2, y2), ends excluded, of the pixels in each PIECE_PX-wide run of the mask's columns."""
+    out = []
+    for cx in range(0, mask.shape[1], PIECE_PX):
+        part = mask[:, cx : cx + PIECE_PX]
+        rows = np.flatnonzero(part.any(axis=1))
+        if len(rows):
+            cols = np.flatnonzero(part.any(axis=0))
+            out.append((x0 + cx + int(cols[0]), y0 + int(rows[0]), x0 + cx + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1))
+    return out
+
+
+def _lines(pieces: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """Neighbouring pieces on the same rows joined: a line of text stays one box, a slanting line
+    (a road's edge, seen steady on a straight road) falls apart into small ones."""
+    lines: list[tuple[int, int, int, int]] = []
+    tallest = 0
+    prev: tuple[int, int, int, int] | None = None
+    for p in pieces:
+        if prev is not None and lines:
+            q = lines[-1]
+            shared = min(prev[3], p[3]) - max(prev[1], p[1])
+            union = max(q[3], p[3]) - min(q[1], p[1])
+            tallest_now = max(tallest, p[3] - p[1])
+            if (
+                p[0] - prev[2] <= PIECE_PX
+                and shared >= SAME_ROWS * min(prev[3] - prev[1], p[3] - p[1])
+                and union <= LINE_SLACK * tallest_now
+            ):
+                lines[-1] = (q[0], min(q[1], p[1]), p[2], max(q[3], p[3]))
+                prev, tallest = p, tallest_now
+                continue
+        lines.append(p)
+        prev, tallest = p, p[3] - p[1]
+    return lines
+
+
 def _text_boxes(steady: np.ndarray, busy: np.ndarray) -> list[BBox]:
     """Boxes of the lines the steady edge pixels form (glyphs joined along their line), run on
     through the busy columns of their rows."""
     mask = steady.astype(np.uint8)
     joined = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 3)))
-    count, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
     height, width = steady.shape
     out = []
-    for x, y, w, h, _ in stats[1:count]:
-        if np.count_nonzero(mask[y : y + h, x : x + w]) < MIN_PIXELS:
-            continue
-        cols: np.ndarray = np.any(busy[y : y + h], axis=0)
-        limit, gap = round(MAX_REACH * h), max(1, round(GAP_REACH * h))
-        left = _run_on(cols, x, -1, limit, gap)
-        right = _run_on(cols, x + w - 1, 1, limit, gap)
-        box = BBox(x1=left - 1, y1=y - 1, x2=right + 2, y2=y + h + 1)
-        out.append(box.clip(width, height))
+    for i in range(1, count):
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        own = (labels[y : y + h, x : x + w] == i) & steady[y : y + h, x : x + w]
+        for x1, y1, x2, y2 in _lines(_pieces(own, x, y)):
+            if np.count_nonzero(steady[y1:y2, x1:x2]) < MIN_PIXELS:
+                continue
+            left, right = x1, x2 - 1
+            if x2 - x1 > PIECE_PX:  # a line of glyphs, not a piece of a slanting stroke
+                tall = y2 - y1
+                cols: np.ndarray = np.any(busy[y1:y2], axis=0)
+                limit, gap = round(MAX_REACH * tall), max(1, round(GAP_REACH * tall))
+                left, right = _run_on(cols, x1, -1, limit, gap), _run_on(cols, x2 - 1, 1, limit, gap)
+            out.append(BBox(x1=left - 1, y1=y1 - 1, x2=right + 2, y2=y2 + 1).clip(width, height))
     return out
 
 
@@ -114,4 +159,19 @@ def in_overlay(box: BBox, overlays: Sequence[BBox]) -> bool:
     """Whether ``box`` lies mostly inside the overlays (a plate beside one keeps most of its area out)."""
     if not overlays or box.area <= 0:
         return False
-    return sum(box.intersection(o) for o in overlays) >= COVERED_SHARE * box.area
+    return covered_area(box, overlays) >= COVERED_SHARE * box.area
+
+
+def covered_area(box: BBox, others: Sequence[BBox]) -> float:
+    """The area of ``box`` that the union of ``others`` covers (overlapping ones counted once)."""
+    parts = [c for o in others if (c := o.shared(box)) is not None]
+    if not parts:
+        return 0.0
+    xs = sorted({v for c in parts for v in (c.x1, c.x2)})
+    ys = sorted({v for c in parts for v in (c.y1, c.y2)})
+    area = 0.0
+    for xa, xb in pairwise(xs):
+        for ya, yb in pairwise(ys):
+            if any(c.x1 <= xa and xb <= c.x2 and c.y1 <= ya and yb <= c.y2 for c in parts):
+                area += (xb - xa) * (yb - ya)
+    return area

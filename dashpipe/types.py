@@ -64,6 +64,12 @@ class BBox(Frozen):
             y2=min(max(self.y2, 0.0), height),
         )
 
+    def shared(self, other: BBox) -> BBox | None:
+        """The box both cover, if any."""
+        x1, y1 = max(self.x1, other.x1), max(self.y1, other.y1)
+        x2, y2 = min(self.x2, other.x2), min(self.y2, other.y2)
+        return BBox(x1=x1, y1=y1, x2=x2, y2=y2) if x2 > x1 and y2 > y1 else None
+
     def intersection(self, other: BBox) -> float:
         w = min(self.x2, other.x2) - max(self.x1, other.x1)
         h = min(self.y2, other.y2) - max(self.y1, other.y1)

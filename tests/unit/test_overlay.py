@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dashpipe.config import PreprocessSettings, Settings
-from dashpipe.overlay import MIN_FRAMES, OverlayFinder, in_overlay
+from dashpipe.overlay import MIN_FRAMES, OverlayFinder, covered_area, in_overlay
 from dashpipe.runtime import Runtime
 from dashpipe.stages.preprocess import OVERLAY_SLOTS, select_frames
 from dashpipe.types import BBox, Region
@@ -92,6 +92,22 @@ def test_without_a_clock_nothing_is_found():
     assert finder.boxes(1.0) == ()
 
 
+def test_a_road_edge_line_that_stays_put_covers_no_plate_on_it():
+    """On a straight road a solid edge line stays on the same pixels too: it may be called steady, but
+    only as a chain of small boxes along it, never one box over the road a plate drives through."""
+    finder = OverlayFinder()
+    for i in range(60):
+        img = scene(i, clock=False)
+        cv2.line(img, (250, 100), (470, 200), 250, 2, cv2.LINE_AA)
+        finder.add(img, i / 4)
+    boxes = [b.scale(0.25) for b in finder.boxes(4.0)]
+    assert boxes  # the line is steady ...
+    assert all(b.height <= 14 for b in boxes), boxes  # ... in pieces
+    for cx in (300, 360, 420):
+        cy = 100 + (cx - 250) * 100 / 220
+        assert not in_overlay(BBox(x1=cx - 30, y1=cy - 8, x2=cx + 30, y2=cy + 8), boxes)
+
+
 @pytest.mark.parametrize(
     ("box", "inside"),
     [
@@ -173,3 +189,11 @@ def test_the_cpu_proposer_is_asked_for_spare_slots_while_overlays_are_looked_for
     assert rt.proposer.cfg.max_regions == 12 + OVERLAY_SLOTS  # type: ignore[attr-defined]
     off = Runtime(Settings(preprocess={"find_overlays": False}))
     assert off.proposer.cfg.max_regions == 12  # type: ignore[attr-defined]
+
+
+def test_overlapping_overlays_are_counted_once():
+    box = BBox(x1=0, y1=0, x2=100, y2=10)
+    same = [BBox(x1=0, y1=0, x2=30, y2=10), BBox(x1=0, y1=0, x2=30, y2=10), BBox(x1=10, y1=0, x2=35, y2=10)]
+    assert covered_area(box, same) == pytest.approx(350.0)
+    assert not in_overlay(box, same)
+    assert in_overlay(box, [*same, BBox(x1=35, y1=-5, x2=60, y2=20)])
