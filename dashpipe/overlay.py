@@ -15,6 +15,10 @@ camera facing a blank wall cannot be told from a moving one in fog; that is the 
 The ticking digits of a clock (and a speed's) keep changing, so their grey levels are not steady,
 but their pixels are edges nearly all the time, where the world's are now and then: a line's box
 runs on along its rows through such busy columns, a few glyphs at most.
+
+A straight road's solid edge line stays put too while the car keeps its lane. It slants, so the
+steady pixels are followed in pieces a few columns wide and only pieces on the same rows join
+into one box: such a line becomes a chain of small boxes that no plate lies mostly inside.
 """
 
 from __future__ import annotations
