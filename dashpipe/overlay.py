@@ -17,8 +17,9 @@ but their pixels are edges nearly all the time, where the world's are now and th
 runs on along its rows through such busy columns, a few glyphs at most.
 
 A straight road's solid edge line stays put too while the car keeps its lane. It slants, so the
-steady pixels are followed in pieces a few columns wide and only pieces on the same rows join
-into one box: such a line becomes a chain of small boxes that no plate lies mostly inside.
+steady pixels are followed in pieces a few columns wide and only pieces on the same rows join into
+a line: a slanting stroke stays in pieces, a horizontal one is a line only a few rows tall, and
+neither is taken for text.
 """
 
 from __future__ import annotations
@@ -43,8 +44,11 @@ MAX_REACH = 6.0  # a line runs on through busy columns for at most this many of 
 GAP_REACH = 0.6  # ... over gaps of at most this many heights (the space between two glyphs)
 PIECE_PX = 8  # a line is followed in pieces this many columns wide ...
 SAME_ROWS = 0.6  # ... and two neighbours whose rows overlap this much (of the shorter) are one line ...
+MAX_DRIFT = 0.25  # ... whose middles are at most this share of the taller one's height apart ...
 LINE_SLACK = 1.5  # ... as long as the line stays at most this many times as tall as its tallest piece
-COVERED_SHARE = 0.5  # a box with at least this share of its area inside overlays is overlay text
+MIN_ROWS = 4  # a line of glyphs is at least this tall (the smallest burned-in text, at the analysis width)
+COVERED_SHARE = 0.5  # a box with at least this share of its core inside overlays is overlay text
+CORE_MARGIN = 0.25  # the core: the box without this share of its width (and height) on each side
 
 
 class OverlayFinder:
@@ -122,9 +126,11 @@ def _lines(pieces: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int,
             shared = min(prev[3], p[3]) - max(prev[1], p[1])
             union = max(q[3], p[3]) - min(q[1], p[1])
             tallest_now = max(tallest, p[3] - p[1])
+            drift = abs((p[1] + p[3]) - (prev[1] + prev[3])) / 2
             if (
                 p[0] - prev[2] <= PIECE_PX
                 and shared >= SAME_ROWS * min(prev[3] - prev[1], p[3] - p[1])
+                and drift <= MAX_DRIFT * max(prev[3] - prev[1], p[3] - p[1])
                 and union <= LINE_SLACK * tallest_now
             ):
                 lines[-1] = (q[0], min(q[1], p[1]), p[2], max(q[3], p[3]))
@@ -147,23 +153,26 @@ def _text_boxes(steady: np.ndarray, busy: np.ndarray) -> list[BBox]:
         x, y, w, h = (int(v) for v in stats[i, :4])
         own = (labels[y : y + h, x : x + w] == i) & steady[y : y + h, x : x + w]
         for x1, y1, x2, y2 in _lines(_pieces(own, x, y)):
-            if np.count_nonzero(steady[y1:y2, x1:x2]) < MIN_PIXELS:
+            # A piece alone is a bit of a slanting stroke, a line a few rows tall a horizontal one:
+            # neither is a line of glyphs.
+            if x2 - x1 <= PIECE_PX or y2 - y1 < MIN_ROWS or np.count_nonzero(steady[y1:y2, x1:x2]) < MIN_PIXELS:
                 continue
-            left, right = x1, x2 - 1
-            if x2 - x1 > PIECE_PX:  # a line of glyphs, not a piece of a slanting stroke
-                tall = y2 - y1
-                cols: np.ndarray = np.any(busy[y1:y2], axis=0)
-                limit, gap = round(MAX_REACH * tall), max(1, round(GAP_REACH * tall))
-                left, right = _run_on(cols, x1, -1, limit, gap), _run_on(cols, x2 - 1, 1, limit, gap)
+            tall = y2 - y1
+            cols: np.ndarray = np.any(busy[y1:y2], axis=0)
+            limit, gap = round(MAX_REACH * tall), max(1, round(GAP_REACH * tall))
+            left, right = _run_on(cols, x1, -1, limit, gap), _run_on(cols, x2 - 1, 1, limit, gap)
             out.append(BBox(x1=left - 1, y1=y1 - 1, x2=right + 2, y2=y2 + 1).clip(width, height))
     return out
 
 
 def in_overlay(box: BBox, overlays: Sequence[BBox]) -> bool:
-    """Whether ``box`` lies mostly inside the overlays (a plate beside one keeps most of its area out)."""
-    if not overlays or box.area <= 0:
+    """Whether the core of ``box`` lies mostly inside the overlays. The core, the middle half of the
+    box each way, is where a proposal's text is: a proposal is cut to a plate's outline around its
+    text, twice as tall and with a border, and a plate beside an overlay keeps its core out of it."""
+    core = box.expand(-CORE_MARGIN)
+    if not overlays or core.area <= 0:
         return False
-    return covered_area(box, overlays) >= COVERED_SHARE * box.area
+    return covered_area(core, overlays) >= COVERED_SHARE * core.area
 
 
 def covered_area(box: BBox, others: Sequence[BBox]) -> float:

@@ -28,6 +28,7 @@ SAME_TEXT = 0.8  # text similarity at which a read is taken as the same plate ..
 SAME_TEXT_GATE = 2.0  # ... and the distance gate widens by this factor
 OTHER_TEXT = 0.35  # below this similarity two confident reads are different plates
 OTHER_TEXT_MIN_CONF = 0.8
+STALE_GUESS_S = 0.5  # a track of unsure reads, unseen this long, takes no sure read of another text
 MAX_SCALE_STEP = 2.0  # size change allowed between the prediction (or the last sighting) and a read
 GROWTH_BASELINE_S = 1.0  # growth in size is measured over up to this much of a track's recent past
 TEXT_WEIGHT = 1.0  # cost = distance + |log size ratio| - TEXT_WEIGHT * similarity
@@ -112,9 +113,12 @@ def match_cost(track: _Track, read: PlateRead) -> float | None:
     if (
         sim < OTHER_TEXT
         and read.confidence >= OTHER_TEXT_MIN_CONF
-        and track.text_confidence() >= OTHER_TEXT_MIN_CONF
         and min(len(text), len(track.text)) >= 4
+        and (track.text_confidence() >= OTHER_TEXT_MIN_CONF or read.t_s - track.last.t_s > STALE_GUESS_S)
     ):
+        # Two sure reads of other texts are two plates. So are an unsure guess and a sure read of
+        # another text well after it: a plate coming in at the side would take over a stray read of
+        # texture there, and its entry would start at the stray read's time and place.
         return None
     return distance + size - TEXT_WEIGHT * sim
 

@@ -96,6 +96,17 @@ def test_gate_rejects_a_far_read_and_a_confident_different_text() -> None:
     assert near is not None and near < 0
 
 
+def test_a_sure_read_does_not_take_over_a_stale_unsure_guess_of_another_text() -> None:
+    guess = Track()
+    guess.add(read("3XX5AR0", 0.6, t=0.0, box=box(200, 600, 100)))
+    # well after it, a plate comes in at the same place: not the guess's plate
+    assert match_cost(guess, read("YA10TBV", 0.99, t=1.25, box=box(230, 610, 110))) is None
+    # right after it, it is the same plate seen closer (a far plate's first read is often a guess)
+    assert match_cost(guess, read("YA10TBV", 0.99, t=0.25, box=box(230, 610, 110))) is not None
+    # and an unsure read of another text may still join later
+    assert match_cost(guess, read("YA1OT8V", 0.6, t=1.25, box=box(230, 610, 110))) is not None
+
+
 def test_every_read_lands_in_exactly_one_track() -> None:
     reads = [read(f"P{i % 3}X{i}", t=i * 0.3, box=box(100 + 400 * (i % 3), 300, 90)) for i in range(12)]
     tracks = build_tracks(reads, CFG)
