@@ -115,6 +115,7 @@ def child_preprocess(video: Path, workdir: Path) -> None:
                 "kept": len(doc["frames"]["index"]),
                 "json_bytes": len(data),
                 "regions": len(doc["regions"]["score"]),
+                "overlays": len(doc.get("overlays", ())),
                 "rejected": doc["rejected"],
                 "maxrss_mb": peak_memory_mb(),
             }
@@ -226,6 +227,7 @@ def bench_clip(video: Path, gps: Path | None, tmp: Path, label: str) -> list[tup
         ("frames kept by dashpipe", f"{pre['kept']} ({100 * pre['kept'] / total:.1f}%)"),
         ("rejected", ", ".join(f"{k} {v}" for k, v in pre["rejected"].items())),
         ("plate regions proposed", str(pre["regions"])),
+        ("burned-in text lines found (no plates proposed there)", str(pre.get("overlays", 0))),
         (
             "preprocess JSON",
             f"{pre['json_bytes']} B = {pre['json_bytes'] * 10000 / total / 1000:.1f} KB per 10,000 frames",
