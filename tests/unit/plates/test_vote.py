@@ -5,6 +5,7 @@ import random
 import pytest
 
 from dashpipe.config import PlateSettings
+from dashpipe.plates import vote as vote_module
 from dashpipe.plates.text import ALNUM
 from dashpipe.plates.vote import most_frequent, vote
 from dashpipe.types import CropQuality
@@ -155,3 +156,25 @@ def test_a_read_cut_at_one_end_still_says_where_the_other_end_is() -> None:
     # Its cut end says nothing: a read cut at its start adds no silence before the text.
     cut_start = cut.model_copy(update={"cut_at": "start"})
     assert vote([extra, whole, cut_start], CFG).text == "ATP375WD"
+
+
+def quality(height_px: float) -> CropQuality:
+    return CropQuality(sharpness=800.0, height_px=height_px, brightness=128.0, contrast=60.0)
+
+
+def test_sure_reads_of_a_glyph_outvote_as_many_larger_unsure_look_alikes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seen on a rendered clip: "ZD88KBB" read three times with a sure B, three times with an E at
+    0.93-0.96 on the larger crops; the plain weighted vote said E."""
+    sure = (1.0,) * 7
+    unsure = (1.0,) * 6 + (0.94,)
+    reads = [
+        read("ZD88KBE", 0.99, t=0.0, char_conf=unsure, quality=quality(52)),
+        read("ZD88KBE", 0.99, t=0.3, char_conf=unsure, quality=quality(48)),
+        read("ZD88KBB", 1.0, t=0.4, char_conf=sure, quality=quality(44)),
+        read("ZD88KBB", 1.0, t=0.7, char_conf=sure, quality=quality(34)),
+        read("ZD88KBB", 1.0, t=0.8, char_conf=sure, quality=quality(32)),
+        read("ZD88KBE", 0.99, t=0.9, char_conf=unsure, quality=quality(33)),
+    ]
+    assert vote(reads, PlateSettings()).text == "ZD88KBB"
+    monkeypatch.setattr(vote_module, "PICK_SHARPNESS", 1.0)
+    assert vote(reads, PlateSettings()).text == "ZD88KBE"  # the plain vote, for contrast
