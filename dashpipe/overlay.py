@@ -77,8 +77,8 @@ class OverlayFinder:
         self._frames += 1
         self._last_s = pts_s
 
-    def boxes(self, scale: float) -> tuple[BBox, ...]:
-        """The overlays found, as full-frame boxes (``scale``: full-frame pixels per analysis pixel)."""
+    def boxes(self, full_width: int) -> tuple[BBox, ...]:
+        """The overlays found, as boxes of the full frame, ``full_width`` pixels wide."""
         counts = self._counts
         if counts is None or self._frames < MIN_FRAMES or self._last_s - (self._first_s or 0.0) < MIN_SPAN_S:
             return ()
@@ -88,6 +88,7 @@ class OverlayFinder:
         if np.count_nonzero(steady) > MAX_STEADY_SHARE * steady.size:
             return ()
         busy = counts >= BUSY_SHARE * self._frames
+        scale = full_width / counts.shape[1]
         return tuple(b.scale(scale) for b in _text_boxes(steady, busy))
 
 

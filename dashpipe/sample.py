@@ -1061,8 +1061,12 @@ def _plan_overlay(cam: _Camera, rng: np.random.Generator) -> _Overlay:
     return _Overlay(scale, top=bool(rng.random() < 0.3), mph=bool(rng.random() < 0.3), name=name)
 
 
+def _stroke(scale: float) -> int:
+    return max(1, round(2 * scale))
+
+
 def _burn_text(img: np.ndarray, text: str, x: int, y: int, scale: float) -> None:
-    thick = max(1, round(2 * scale))
+    thick = _stroke(scale)
     font = cv2.FONT_HERSHEY_SIMPLEX
     cv2.putText(img, text, (x, y), font, scale, (0, 0, 0), thick + max(2, round(3 * scale)), cv2.LINE_AA)
     cv2.putText(img, text, (x, y), font, scale, (255, 255, 255), thick, cv2.LINE_AA)
@@ -1075,7 +1079,7 @@ def _burn_overlay(img: np.ndarray, stamp: _Overlay, when: datetime, speed_mps: f
     near, far = (margin + cap, h - margin) if stamp.top else (h - margin, margin + cap)
     speed = speed_mps * (2.2369363 if stamp.mph else 3.6)
     line = f"{round(speed)} {'MPH' if stamp.mph else 'KM/H'}"
-    (tw, _), _ = cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, stamp.scale, max(1, round(2 * stamp.scale)))
+    (tw, _), _ = cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, stamp.scale, _stroke(stamp.scale))
     _burn_text(img, when.strftime("%Y/%m/%d %H:%M:%S"), margin, near, stamp.scale)
     _burn_text(img, line, w - margin - tw, near, stamp.scale)
     if stamp.name is not None:

@@ -71,9 +71,8 @@ class BBox(Frozen):
         return BBox(x1=x1, y1=y1, x2=x2, y2=y2) if x2 > x1 and y2 > y1 else None
 
     def intersection(self, other: BBox) -> float:
-        w = min(self.x2, other.x2) - max(self.x1, other.x1)
-        h = min(self.y2, other.y2) - max(self.y1, other.y1)
-        return w * h if w > 0 and h > 0 else 0.0
+        both = self.shared(other)
+        return both.area if both is not None else 0.0
 
     def iou(self, other: BBox) -> float:
         inter = self.intersection(other)

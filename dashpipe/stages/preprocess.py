@@ -111,7 +111,6 @@ class FrameSelector:
         self._pending: deque[_Pending] = deque()
         self._pool: ThreadPoolExecutor | None = None
         self._overlays = OverlayFinder() if cfg.find_overlays else None
-        self._luma_width = 0
 
     def add(self, frame: LowFrame) -> None:
         self.result.frames_seen += 1
@@ -132,8 +131,8 @@ class FrameSelector:
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
-        if self._overlays is not None and self._luma_width:
-            self._drop_overlays(self._overlays.boxes(self.full_width / self._luma_width))
+        if self._overlays is not None:
+            self._drop_overlays(self._overlays.boxes(self.full_width))
         if self.region_limit is not None:
             self._trim(self.region_limit)
         return self.result
@@ -178,7 +177,6 @@ class FrameSelector:
             self._last_kept = chosen.tiny  # a rescued frame is not proof the scene moved on
             if self._overlays is not None:
                 self._overlays.add(chosen.frame.luma, chosen.frame.pts_s)
-                self._luma_width = chosen.frame.luma.shape[1]
         quality = FrameQuality(
             brightness=round(chosen.brightness, 1),
             bright_p99=round(chosen.bright_p99, 1),

@@ -55,7 +55,7 @@ def find(frames: int, **kw: object) -> tuple[BBox, ...]:
     for i in range(frames):
         plate_at = following(i) if kw.get("plate") else None
         finder.add(scene(i, drive=bool(kw.get("drive", True)), plate_at=plate_at), i / 4)
-    return finder.boxes(4.0)  # a 1920 px wide frame analysed at 480
+    return finder.boxes(4 * W)  # a 1920 px wide frame analysed at 480
 
 
 def test_the_clock_is_found_while_the_world_moves_and_the_plate_ahead_is_not():
@@ -82,14 +82,14 @@ def test_too_few_frames_or_too_short_a_stretch_find_nothing():
     finder = OverlayFinder()
     for i in range(60):
         finder.add(scene(i), i / 30)  # 2 s only
-    assert finder.boxes(1.0) == ()
+    assert finder.boxes(W) == ()
 
 
 def test_without_a_clock_nothing_is_found():
     finder = OverlayFinder()
     for i in range(60):
         finder.add(scene(i, clock=False, plate_at=following(i)), i / 4)
-    assert finder.boxes(1.0) == ()
+    assert finder.boxes(W) == ()
 
 
 def test_a_road_edge_line_that_stays_put_covers_no_plate_on_it():
@@ -100,7 +100,7 @@ def test_a_road_edge_line_that_stays_put_covers_no_plate_on_it():
         cv2.line(img, (250, 100), (470, 200), 250, 2, cv2.LINE_AA)
         cv2.line(img, (20, 60), (200, 62), 250, 2, cv2.LINE_AA)
         finder.add(img, i / 4)
-    boxes = [b.scale(0.25) for b in finder.boxes(4.0)]
+    boxes = [b.scale(0.25) for b in finder.boxes(4 * W)]
     assert in_overlay(CLOCK_BOX, boxes)  # the clock is found beside them
     assert not any(b.intersection(BBox(x1=20, y1=50, x2=470, y2=200)) for b in boxes), boxes
     for cx in (300, 360, 420):
@@ -123,18 +123,21 @@ def test_in_overlay_counts_the_share_of_the_box_covered(box: BBox, inside: bool)
     assert not in_overlay(box, [])
 
 
-class ClockProposer:
-    """Proposes the clock's line and a plate, as a text finder would: the first must go."""
+class ListedProposer:
+    """Proposes the same regions in every frame, as a text finder would on a steady clock."""
 
-    name = "clock"
+    name = "listed"
     colour = False
     width = W
 
+    def __init__(self, *regions: tuple[BBox, float]) -> None:
+        self.regions = [Region(label="plate", box=box, score=score) for box, score in regions]
+
     def propose(self, image: np.ndarray) -> list[Region]:
-        return [
-            Region(label="plate", box=CLOCK_BOX, score=0.9),
-            Region(label="plate", box=BBox(x1=200, y1=120, x2=260, y2=136), score=0.8),
-        ]
+        return list(self.regions)
+
+
+PLATE_AHEAD = BBox(x1=200, y1=120, x2=260, y2=136)
 
 
 def _frames(n: int) -> list[LowFrame]:
@@ -149,7 +152,8 @@ def _frames(n: int) -> list[LowFrame]:
 @pytest.mark.parametrize("enabled", [True, False])
 def test_preprocess_drops_proposals_on_the_overlay(enabled: bool):
     cfg = PreprocessSettings(keep_fps=4.0, find_overlays=enabled)
-    sel = select_frames(_frames(60), cfg, fps=4.0, full_width=W, proposer=ClockProposer())
+    proposer = ListedProposer((CLOCK_BOX, 0.9), (PLATE_AHEAD, 0.8))
+    sel = select_frames(_frames(60), cfg, fps=4.0, full_width=W, proposer=proposer)
     assert len(sel.selected) > 40
     labels = {len(f.regions) for f in sel.selected}
     if enabled:
@@ -159,26 +163,12 @@ def test_preprocess_drops_proposals_on_the_overlay(enabled: bool):
         assert sel.overlays == () and labels == {2}
 
 
-class CrowdedProposer:
-    """The clock, scored highest, then a plate, then junk: with a limit of two the clock would push
-    the junk out, and without the clock both fit."""
-
-    name = "crowded"
-    colour = False
-    width = W
-
-    def propose(self, image: np.ndarray) -> list[Region]:
-        return [
-            Region(label="plate", box=CLOCK_BOX, score=0.95),
-            Region(label="plate", box=BBox(x1=200, y1=120, x2=260, y2=136), score=0.8),
-            Region(label="plate", box=BBox(x1=300, y1=60, x2=340, y2=70), score=0.3),
-        ]
-
-
 @pytest.mark.parametrize("enabled", [True, False])
 def test_the_region_limit_counts_after_the_overlay_is_dropped(enabled: bool):
     cfg = PreprocessSettings(keep_fps=4.0, find_overlays=enabled)
-    sel = select_frames(_frames(60), cfg, 4.0, W, CrowdedProposer(), region_limit=2)
+    # the clock scored highest: with a limit of two it would push the junk out
+    crowded = ListedProposer((CLOCK_BOX, 0.95), (PLATE_AHEAD, 0.8), (BBox(x1=300, y1=60, x2=340, y2=70), 0.3))
+    sel = select_frames(_frames(60), cfg, 4.0, W, crowded, region_limit=2)
     scores = {tuple(sorted(r.score for r in f.regions)) for f in sel.selected}
     assert scores == ({(0.3, 0.8)} if enabled else {(0.8, 0.95)})
 
