@@ -79,7 +79,12 @@ def preprocess_job(rt: Runtime, job: VideoJob, progress: Progress = _noop) -> Vi
     except BadVideo as exc:
         return _failed(job, str(exc))
     if selection.frames_seen != info.frames_total:
-        info = info.model_copy(update={"frames_total": selection.frames_seen})
+        # The container's count was off, and so is the rate it derived from the same fields (an AVI
+        # with a fine time base claims hundreds of frames a second): both come from the frames decoded.
+        update: dict[str, Any] = {"frames_total": selection.frames_seen}
+        if selection.frames_seen > 1 and selection.last_pts_s > 0:
+            update["fps"] = round((selection.frames_seen - 1) / selection.last_pts_s, 3)
+        info = info.model_copy(update=update)
     result = PreprocessResult(
         video_id=job.video_id,
         source=job.source,

@@ -59,6 +59,7 @@ class Selection:
     selected: list[SelectedFrame] = field(default_factory=list)
     rejected: dict[str, int] = field(default_factory=lambda: {r.value: 0 for r in RejectReason})
     frames_seen: int = 0
+    last_pts_s: float = 0.0  # time of the last frame: with frames_seen, the frame rate the decoder saw
     thumbnails: dict[int, np.ndarray] = field(default_factory=dict)
     overlays: tuple[BBox, ...] = ()  # burned-in text, full-frame boxes
 
@@ -114,6 +115,7 @@ class FrameSelector:
 
     def add(self, frame: LowFrame) -> None:
         self.result.frames_seen += 1
+        self.result.last_pts_s = max(self.result.last_pts_s, frame.pts_s)
         slot_id = int(frame.pts_s * self.cfg.keep_fps + 1e-6)
         if self._slot_id is not None and slot_id != self._slot_id:
             self._close_slot()
