@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from itertools import groupby
 
 from dashpipe.config import PlateSettings
-from dashpipe.plates.text import normalize, similarity, texts_agree
+from dashpipe.plates.text import PARTIAL_MIN_CHARS, normalize, similarity, texts_agree
 from dashpipe.plates.vote import vote
 from dashpipe.types import BBox, PlateRead
 
@@ -113,7 +113,7 @@ def match_cost(track: _Track, read: PlateRead) -> float | None:
     if (
         sim < OTHER_TEXT
         and read.confidence >= OTHER_TEXT_MIN_CONF
-        and min(len(text), len(track.text)) >= 4
+        and not _fragment_of(text, track.text)
         and (track.text_confidence() >= OTHER_TEXT_MIN_CONF or read.t_s - track.last.t_s > STALE_GUESS_S)
     ):
         # Two sure reads of other texts are two plates. So are an unsure guess and a sure read of
@@ -121,6 +121,14 @@ def match_cost(track: _Track, read: PlateRead) -> float | None:
         # texture there, and its entry would start at the stray read's time and place.
         return None
     return distance + size - TEXT_WEIGHT * sim
+
+
+def _fragment_of(a: str, b: str) -> bool:
+    """Is the shorter text so short that it may be a piece of the other (a plate cut by the frame's edge
+    or read in part) rather than another text? Only when it stands in the other: a stray three-letter
+    read of a grille ("SYO") is no piece of "AS942QD", and a track it leads must not take that plate in."""
+    short, long_ = sorted((a, b), key=len)
+    return len(short) < PARTIAL_MIN_CHARS and short in long_
 
 
 def _associate(reads: Sequence[PlateRead], max_gap_s: float) -> list[_Track]:

@@ -47,6 +47,10 @@ MIN_READ_CHARS = 3
 SURE_ALONE_CHARS = 5  # a lone read this long (short texts are too often fragments) ...
 SURE_ALONE_CHAR_SLACK = 0.1  # ... whose weakest character is at most this far below the bar
 SURE_ALONE_SIDE_HEIGHTS = 3.0  # ... and whose box is at least this many box heights from the sides
+# ... and at least this tall at full resolution: a plate box about twice its glyphs' height, so a lower
+# one holds glyphs of 8 px or less, which the reader scales up fivefold and guesses at (a receding plate
+# read once at 10 px, its right part "482TG" as "402TG", was reported as a plate of its own).
+SURE_ALONE_MIN_HEIGHT_PX = 16.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +257,8 @@ def _sure_alone(track: Sequence[PlateRead], cfg: PlateSettings, frame_width: int
     """Too few reads to vote, but one so clear it stands alone (a car passing in well under a second).
 
     Not near the picture's sides: a plate entering or leaving is read from the part in view, and the
-    gap of a two-part plate (a dash, an emblem) can end its box well inside the picture.
+    gap of a two-part plate (a dash, an emblem) can end its box well inside the picture. Not tiny: with
+    more reads a guess on a tiny plate is outvoted, alone it would be the plate.
     """
 
     def clear_of_sides(r: PlateRead) -> bool:
@@ -264,6 +269,7 @@ def _sure_alone(track: Sequence[PlateRead], cfg: PlateSettings, frame_width: int
         len(r.text) >= SURE_ALONE_CHARS
         and r.confidence >= cfg.single_read_confidence
         and min(r.char_confidences, default=0.0) >= cfg.single_read_confidence - SURE_ALONE_CHAR_SLACK
+        and r.box.height >= SURE_ALONE_MIN_HEIGHT_PX
         and clear_of_sides(r)
         for r in track
         if r.ocr and not r.clipped

@@ -67,12 +67,12 @@ def test_a_lone_read_stands_only_when_it_is_long_and_sure():
     q = CropQuality(sharpness=300.0, height_px=30.0, brightness=120.0, contrast=60.0)
     box = BBox(x1=100, y1=100, x2=200, y2=130)
 
-    def read(text: str, conf: float, weakest: float, clipped: bool = False) -> PlateRead:
+    def read(text: str, conf: float, weakest: float, clipped: bool = False, height: float = 30) -> PlateRead:
         chars = (conf,) * (len(text) - 1) + (weakest,)
         return PlateRead(
             frame_index=1,
             t_s=0.1,
-            box=box,
+            box=box.model_copy(update={"y2": box.y1 + height}),
             text=text,
             confidence=conf,
             char_confidences=chars,
@@ -88,6 +88,8 @@ def test_a_lone_read_stands_only_when_it_is_long_and_sure():
     assert not _sure_alone([read("AGCR2944", 0.99, 0.99)], PlateSettings(single_read_confidence=1.0), 1920)
     # 100 px from the left side is 3.3 box heights: clear; a picture 260 px wide leaves 60 px on the right
     assert not _sure_alone([read("AGCR2944", 0.99, 0.99)], cfg, 260)
+    # a plate 10 px tall has glyphs of about 5 px: sure or not, the reader guesses there
+    assert not _sure_alone([read("AGCR2944", 0.99, 0.99, height=10)], cfg, 1920)
 
 
 def test_a_read_inside_a_larger_read_of_the_same_frame_is_dropped():

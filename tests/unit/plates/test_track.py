@@ -107,6 +107,18 @@ def test_a_sure_read_does_not_take_over_a_stale_unsure_guess_of_another_text() -
     assert match_cost(guess, read("YA1OT8V", 0.6, t=1.25, box=box(230, 610, 110))) is not None
 
 
+def test_a_short_sure_read_of_texture_does_not_lead_a_plate_into_its_track() -> None:
+    grille = Track()
+    grille.add(read("YTTOT", 0.5, t=0.0, box=box(1200, 450, 200)))
+    grille.add(read("SYO", 0.86, t=0.1, box=box(1190, 455, 240)))
+    # a sure plate read nearby: three letters that stand nowhere in it are no piece of it
+    assert match_cost(grille, read("AS942QD", 0.99, t=0.3, box=box(1230, 460, 150))) is None
+    # while a three-letter piece of a plate still joins that plate's track
+    plate = Track()
+    plate.add(read("AS9", 0.99, t=0.0, box=box(1200, 450, 140)))
+    assert match_cost(plate, read("AS942QD", 0.99, t=0.1, box=box(1210, 452, 150))) is not None
+
+
 def test_every_read_lands_in_exactly_one_track() -> None:
     reads = [read(f"P{i % 3}X{i}", t=i * 0.3, box=box(100 + 400 * (i % 3), 300, 90)) for i in range(12)]
     tracks = build_tracks(reads, CFG)
