@@ -22,6 +22,9 @@ from dashpipe.types import PlateRead
 MIN_QUALITY_WEIGHT = 0.5  # the worst crop of a track still counts this much of the best one
 SHORT_READ_SILENCE = 0.45  # weight of "no character here" from a read that ends before the slot
 PICK_SHARPNESS = 4.0  # which character wins a slot: confidences counted raised to this power
+# Characters at an end of the text that one read has and the other reads, stopping short, do not: they
+# stand only when that read was this sure of each (see ``_trim_lone_ends``).
+LONE_END_CONFIDENCE = 0.9
 _WHOLE_END = {"start": "end", "end": "start"}  # the end of the text a read cut at the other end saw
 
 
@@ -123,6 +126,7 @@ class _Slot:
     weight: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # crop weight per candidate
     chars: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # weight x char confidence
     sharp: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # weight x confidence^PICK
+    readers: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # reads per candidate
 
     def add(self, text: str, ballot: _Ballot, char_weights: Sequence[float], beyond_read: bool) -> None:
         if not text:
@@ -134,6 +138,7 @@ class _Slot:
         self.support[text] += mean
         self.weight[text] += ballot.weight
         self.chars[text] += mean
+        self.readers[text] += 1
         confs = [w / ballot.weight for w in char_weights] if ballot.weight > 0 else [0.0]
         self.sharp[text] += ballot.weight * sum(c**PICK_SHARPNESS for c in confs) / len(confs)
 
@@ -144,6 +149,24 @@ class _Slot:
         if sum(self.support.values()) <= self.absent:
             return ""  # a tie keeps the text shorter
         return max(self.chars, key=lambda c: (self.sharp[c], self.chars[c], self.support[c]))
+
+
+def _trim_lone_ends(picked: list[tuple[_Slot, str, float]]) -> list[tuple[_Slot, str, float]]:
+    """Drop from each end of the text the characters only one read has where other reads have nothing,
+    through the innermost one that read was unsure of. Reads that stop short are more often partial
+    views than misreads, so such characters usually stand (a plate's end cut off in some crops); but
+    a lone read's extra letters at an end, one of them unsure, are what a country band, a bolt or a
+    frame edge read as text look like ("TA" before TP375WD in one enhanced dark crop of two)."""
+
+    def cut(ordered: list[tuple[_Slot, str, float]]) -> int:
+        run = 0
+        while run < len(ordered) and ordered[run][0].readers[ordered[run][1]] == 1 and ordered[run][0].absent > 0:
+            run += 1
+        unsure = [i for i in range(run) if ordered[i][2] < LONE_END_CONFIDENCE]
+        return unsure[-1] + 1 if unsure else 0
+
+    start, end = cut(picked), len(picked) - cut(picked[::-1])
+    return picked[start : max(start, end)]
 
 
 def _edge_silence(slots: list[_Slot], pivot: str, view: _Ballot, seen: str) -> None:
@@ -191,15 +214,14 @@ def vote_texts(
                 k += len(at[g])
     for view, seen in edge_views:
         _edge_silence(slots, pivot, view, seen)
+    picked = [(slot, w, min(1.0, slot.chars[w] / max(slot.weight[w], 1e-9))) for slot in slots if (w := slot.winner())]
     text: list[str] = []
     share: list[float] = []
     sure: list[float] = []
-    for slot in slots:
-        winner = slot.winner()
-        if winner:
-            text.append(winner)
-            share += [min(1.0, slot.support[winner] / total) if total > 0 else 0.0] * len(winner)
-            sure += [min(1.0, slot.chars[winner] / max(slot.weight[winner], 1e-9))] * len(winner)
+    for slot, winner, confidence in _trim_lone_ends(picked):
+        text.append(winner)
+        share += [min(1.0, slot.support[winner] / total) if total > 0 else 0.0] * len(winner)
+        sure += [confidence] * len(winner)
     return "".join(text), tuple(share), tuple(sure)
 
 

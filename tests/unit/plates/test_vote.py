@@ -178,3 +178,18 @@ def test_sure_reads_of_a_glyph_outvote_as_many_larger_unsure_look_alikes(monkeyp
     assert vote(reads, PlateSettings()).text == "ZD88KBB"
     monkeypatch.setattr(vote_module, "PICK_SHARPNESS", 1.0)
     assert vote(reads, PlateSettings()).text == "ZD88KBE"  # the plain vote, for contrast
+
+
+def test_a_lone_reads_unsure_extra_letters_at_an_end_are_dropped() -> None:
+    # one crop took the country band for "TA", the other, smaller and surer, read the plate alone
+    big = CropQuality(sharpness=900.0, height_px=31.0, brightness=110.0, contrast=40.0)
+    small = CropQuality(sharpness=700.0, height_px=20.0, brightness=100.0, contrast=35.0)
+    band = read("TATP375WD", 0.97, quality=big, char_conf=(0.95, 0.8, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0))
+    plate = read("TP375WD", 0.99, t=0.4, quality=small, char_conf=(0.98, 0.99, 1.0, 1.0, 1.0, 1.0, 0.98))
+    assert vote([band, plate], CFG).text == "TP375WD"
+    # sure of every extra letter, the longer read is taken for the whole view (the other one cut short)
+    whole = read("TATP375WD", 0.99, quality=big, char_conf=(0.99,) * 9)
+    assert vote([whole, plate], CFG).text == "TATP375WD"
+    # and two reads saying the end character keep it however unsure each was
+    ends = [read("XC69VBT", char_conf=(1.0,) * 6 + (0.7,)) for _ in range(2)]
+    assert vote([*ends, read("XC69VB", char_conf=(1.0,) * 6)], CFG).text == "XC69VBT"
