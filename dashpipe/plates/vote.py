@@ -151,12 +151,13 @@ class _Slot:
         return max(self.chars, key=lambda c: (self.sharp[c], self.chars[c], self.support[c]))
 
 
-def _trim_lone_ends(picked: list[tuple[_Slot, str, float]]) -> list[tuple[_Slot, str, float]]:
-    """Drop from each end of the text the characters only one read has where other reads have nothing,
-    through the innermost one that read was unsure of. Reads that stop short are more often partial
-    views than misreads, so such characters usually stand (a plate's end cut off in some crops); but
-    a lone read's extra letters at an end, one of them unsure, are what a country band, a bolt or a
-    frame edge read as text look like ("TA" before TP375WD in one enhanced dark crop of two)."""
+def _trim_lone_ends(picked: list[tuple[_Slot, str, float]]) -> tuple[int, int]:
+    """How many characters to drop from the start and from the end of the text: those only one read
+    has where other reads have nothing, through the innermost one that read was unsure of. Reads that
+    stop short are more often partial views than misreads, so such characters usually stand (a plate's
+    end cut off in some crops); but a lone read's extra letters at an end, one of them unsure, are what
+    a country band, a bolt or a frame edge read as text look like ("TA" before TP375WD in one enhanced
+    dark crop of two)."""
 
     def cut(ordered: list[tuple[_Slot, str, float]]) -> int:
         run = 0
@@ -165,8 +166,8 @@ def _trim_lone_ends(picked: list[tuple[_Slot, str, float]]) -> list[tuple[_Slot,
         unsure = [i for i in range(run) if ordered[i][2] < LONE_END_CONFIDENCE]
         return unsure[-1] + 1 if unsure else 0
 
-    start, end = cut(picked), len(picked) - cut(picked[::-1])
-    return picked[start : max(start, end)]
+    start = cut(picked)
+    return start, min(cut(picked[::-1]), len(picked) - start)
 
 
 def _edge_silence(slots: list[_Slot], pivot: str, view: _Ballot, seen: str) -> None:
@@ -184,9 +185,10 @@ def _edge_silence(slots: list[_Slot], pivot: str, view: _Ballot, seen: str) -> N
 
 def vote_texts(
     ballots: Sequence[_Ballot], edge_views: Sequence[tuple[_Ballot, str]] = ()
-) -> tuple[str, tuple[float, ...], tuple[float, ...]]:
+) -> tuple[str, tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
     """The voted text and, per character, the share of the (weighted) reads that agree with it and
-    the reader's mean confidence in it among them.
+    the reader's mean confidence in it among them; and share x confidence of each character dropped
+    from its ends (``_trim_lone_ends``): a doubt about where the text ends that its confidence keeps.
 
     A character stands at a slot when the reader's confidence in the characters read there
     outweighs the reads that have nothing there (reads that end before the slot count less: they
@@ -196,7 +198,7 @@ def vote_texts(
     "end"), which add only their silence there (``_edge_silence``).
     """
     if not ballots:
-        return "", (), ()
+        return "", (), (), ()
     pivot = _pivot(ballots)
     total = sum(b.weight * b.confidence for b in ballots)
     slots = [_Slot() for _ in range(2 * len(pivot) + 1)]  # gap, char, gap, char, ..., gap
@@ -215,14 +217,20 @@ def vote_texts(
     for view, seen in edge_views:
         _edge_silence(slots, pivot, view, seen)
     picked = [(slot, w, min(1.0, slot.chars[w] / max(slot.weight[w], 1e-9))) for slot in slots if (w := slot.winner())]
+    start, end = _trim_lone_ends(picked)
     text: list[str] = []
     share: list[float] = []
     sure: list[float] = []
-    for slot, winner, confidence in _trim_lone_ends(picked):
+    dropped: list[float] = []
+    for i, (slot, winner, confidence) in enumerate(picked):
+        agree = min(1.0, slot.support[winner] / total) if total > 0 else 0.0
+        if i < start or i >= len(picked) - end:
+            dropped += [agree * confidence] * len(winner)
+            continue
         text.append(winner)
-        share += [min(1.0, slot.support[winner] / total) if total > 0 else 0.0] * len(winner)
+        share += [agree] * len(winner)
         sure += [confidence] * len(winner)
-    return "".join(text), tuple(share), tuple(sure)
+    return "".join(text), tuple(share), tuple(sure), tuple(dropped)
 
 
 def _best_read(reads: Sequence[PlateRead], text: str, fold: Mapping[str, str]) -> PlateRead:
@@ -270,10 +278,10 @@ def vote(
         for (r, t), w in zip(voters + edges, weights)
     ]
     edge_views = [(b, _WHOLE_END[r.cut_at]) for b, (r, _) in zip(ballots[len(voters) :], edges)]
-    raw, share, sure = vote_texts(ballots[: len(voters)], edge_views)
+    raw, share, sure, dropped = vote_texts(ballots[: len(voters)], edge_views)
     text = clean_text(raw, cfg.formats, sure, fold)
     char_conf = tuple(a * b for a, b in zip(share, sure))
-    confidence = sum(char_conf) / len(char_conf) if char_conf else 0.0
+    confidence = (sum(char_conf) + sum(dropped)) / (len(char_conf) + len(dropped)) if char_conf else 0.0
     if len(text) != len(raw):
         char_conf = ()  # a character was dropped to fit a format: the list no longer lines up
     return VoteResult(

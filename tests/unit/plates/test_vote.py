@@ -180,13 +180,20 @@ def test_sure_reads_of_a_glyph_outvote_as_many_larger_unsure_look_alikes(monkeyp
     assert vote(reads, PlateSettings()).text == "ZD88KBE"  # the plain vote, for contrast
 
 
-def test_a_lone_reads_unsure_extra_letters_at_an_end_are_dropped() -> None:
+def test_a_lone_reads_unsure_extra_letters_at_an_end_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
     # one crop took the country band for "TA", the other, smaller and surer, read the plate alone
     big = CropQuality(sharpness=900.0, height_px=31.0, brightness=110.0, contrast=40.0)
     small = CropQuality(sharpness=700.0, height_px=20.0, brightness=100.0, contrast=35.0)
     band = read("TATP375WD", 0.97, quality=big, char_conf=(0.95, 0.8, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0))
     plate = read("TP375WD", 0.99, t=0.4, quality=small, char_conf=(0.98, 0.99, 1.0, 1.0, 1.0, 1.0, 0.98))
-    assert vote([band, plate], CFG).text == "TP375WD"
+    trimmed = vote([band, plate], CFG)
+    assert trimmed.text == "TP375WD"
+    # the doubt stays in the confidence: junk read as "POTYY" and "POTYP" must not become a surer "POTY"
+    monkeypatch.setattr(vote_module, "LONE_END_CONFIDENCE", 0.0)
+    untrimmed = vote([band, plate], CFG)
+    assert untrimmed.text == "TATP375WD"
+    assert trimmed.confidence == pytest.approx(untrimmed.confidence)
+    monkeypatch.undo()
     # sure of every extra letter, the longer read is taken for the whole view (the other one cut short)
     whole = read("TATP375WD", 0.99, quality=big, char_conf=(0.99,) * 9)
     assert vote([whole, plate], CFG).text == "TATP375WD"
