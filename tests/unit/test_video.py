@@ -175,3 +175,24 @@ def test_lowres_decode_of_a_packed_rgb_clip_gives_its_luma(tmp_path):
     means = [float(f.luma.mean()) for f in frames]
     assert all(b > a for a, b in itertools.pairwise(means))  # each frame brighter than the one before
     assert abs(means[0] - 40) < 12
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "pix_fmt"),
+    [
+        ("hevc.mp4", "libx265", "yuv420p"),  # newer dashcams
+        ("mjpeg.avi", "mjpeg", "yuvj420p"),  # older and cheap ones
+        ("h264.ts", "libx264", "yuv420p"),  # MPEG-TS writers
+        ("h264.mov", "libx264", "yuv420p"),
+    ],
+)
+def test_containers_and_codecs_dashcams_write_decode_frame_by_frame(tmp_path, name, codec, pix_fmt):
+    images = [np.full((240, 320, 3), 20 + 20 * i, np.uint8) for i in range(8)]
+    clip = write_frames(tmp_path / name, images, fps=30, codec=codec, pix_fmt=pix_fmt)
+    info = probe(clip)
+    assert (info.width, info.height) == (320, 240)
+    frames = list(iter_lowres(clip, 160, skip_deblocking=True))
+    assert [f.index for f in frames] == list(range(8))
+    assert frames[3].pts_s == pytest.approx(3 / 30, abs=1e-3)
+    means = [float(f.luma.mean()) for f in frames]
+    assert all(b > a for a, b in itertools.pairwise(means))
