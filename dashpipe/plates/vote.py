@@ -22,9 +22,9 @@ from dashpipe.types import PlateRead
 MIN_QUALITY_WEIGHT = 0.5  # the worst crop of a track still counts this much of the best one
 SHORT_READ_SILENCE = 0.45  # weight of "no character here" from a read that ends before the slot
 PICK_SHARPNESS = 4.0  # which character wins a slot: confidences counted raised to this power
-# Characters at an end of the text that one read has and the other reads, stopping short, do not: they
-# stand only when that read was this sure of each (see ``_trim_lone_ends``).
-LONE_END_CONFIDENCE = 0.9
+# Characters at an end of the text that stand on one read's word, or only because the reads without them
+# are taken for partial views, stand only when the reads having them were this sure (``_trim_doubtful_ends``).
+END_CONFIDENCE = 0.9
 _WHOLE_END = {"start": "end", "end": "start"}  # the end of the text a read cut at the other end saw
 
 
@@ -122,6 +122,7 @@ class _Slot:
     """One place in the aligned text: does a character stand here, and which one."""
 
     absent: float = 0.0  # weight x read confidence of the reads without a character here
+    absent_plain: float = 0.0  # the same without the discount for reads that end before the slot
     support: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # weight x char confidence
     weight: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # crop weight per candidate
     chars: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # weight x char confidence
@@ -133,6 +134,7 @@ class _Slot:
             # A read that stops short of this slot is more likely a partial view than a plate without it.
             factor = SHORT_READ_SILENCE if beyond_read else 1.0
             self.absent += ballot.weight * ballot.confidence * factor
+            self.absent_plain += ballot.weight * ballot.confidence
             return
         mean = sum(char_weights) / len(char_weights)
         self.support[text] += mean
@@ -150,20 +152,28 @@ class _Slot:
             return ""  # a tie keeps the text shorter
         return max(self.chars, key=lambda c: (self.sharp[c], self.chars[c], self.support[c]))
 
+    def in_doubt(self, winner: str) -> bool:
+        """Does ``winner`` stand here on one read's word, or only because reads without it are taken
+        for partial views?"""
+        lone = self.readers[winner] == 1 and self.absent > 0
+        return lone or sum(self.support.values()) <= self.absent_plain
 
-def _trim_lone_ends(picked: list[tuple[_Slot, str, float]]) -> tuple[int, int]:
-    """How many characters to drop from the start and from the end of the text: those only one read
-    has where other reads have nothing, through the innermost one that read was unsure of. Reads that
-    stop short are more often partial views than misreads, so such characters usually stand (a plate's
-    end cut off in some crops); but a lone read's extra letters at an end, one of them unsure, are what
-    a country band, a bolt or a frame edge read as text look like ("TA" before TP375WD in one enhanced
-    dark crop of two)."""
+
+def _trim_doubtful_ends(picked: list[tuple[_Slot, str, float]]) -> tuple[int, int]:
+    """How many characters to drop from the start and from the end of the text: of the characters in
+    doubt there (``_Slot.in_doubt``), those through the innermost one the reads were unsure of.
+
+    Reads that stop short are more often partial views than misreads, so a character they lack at
+    an end usually stands: the plate's end was cut off in some crops, and the reads that saw it were
+    sure of it (the reader is sure of the characters it reads right). A country band, a bolt or the
+    plate's frame read as a character is seldom sure: "TA" before TP375WD in one enhanced dark crop
+    of two, a "4" before 752ARM in two views of five."""
 
     def cut(ordered: list[tuple[_Slot, str, float]]) -> int:
         run = 0
-        while run < len(ordered) and ordered[run][0].readers[ordered[run][1]] == 1 and ordered[run][0].absent > 0:
+        while run < len(ordered) and ordered[run][0].in_doubt(ordered[run][1]):
             run += 1
-        unsure = [i for i in range(run) if ordered[i][2] < LONE_END_CONFIDENCE]
+        unsure = [i for i in range(run) if ordered[i][2] < END_CONFIDENCE]
         return unsure[-1] + 1 if unsure else 0
 
     start = cut(picked)
@@ -188,7 +198,7 @@ def vote_texts(
 ) -> tuple[str, tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
     """The voted text and, per character, the share of the (weighted) reads that agree with it and
     the reader's mean confidence in it among them; and share x confidence of each character dropped
-    from its ends (``_trim_lone_ends``): a doubt about where the text ends that its confidence keeps.
+    from its ends (``_trim_doubtful_ends``): a doubt about where the text ends that its confidence keeps.
 
     A character stands at a slot when the reader's confidence in the characters read there
     outweighs the reads that have nothing there (reads that end before the slot count less: they
@@ -217,7 +227,7 @@ def vote_texts(
     for view, seen in edge_views:
         _edge_silence(slots, pivot, view, seen)
     picked = [(slot, w, min(1.0, slot.chars[w] / max(slot.weight[w], 1e-9))) for slot in slots if (w := slot.winner())]
-    start, end = _trim_lone_ends(picked)
+    start, end = _trim_doubtful_ends(picked)
     text: list[str] = []
     share: list[float] = []
     sure: list[float] = []

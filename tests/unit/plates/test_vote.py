@@ -189,7 +189,7 @@ def test_a_lone_reads_unsure_extra_letters_at_an_end_are_dropped(monkeypatch: py
     trimmed = vote([band, plate], CFG)
     assert trimmed.text == "TP375WD"
     # the doubt stays in the confidence: junk read as "POTYY" and "POTYP" must not become a surer "POTY"
-    monkeypatch.setattr(vote_module, "LONE_END_CONFIDENCE", 0.0)
+    monkeypatch.setattr(vote_module, "END_CONFIDENCE", 0.0)
     untrimmed = vote([band, plate], CFG)
     assert untrimmed.text == "TATP375WD"
     assert trimmed.confidence == pytest.approx(untrimmed.confidence)
@@ -197,6 +197,16 @@ def test_a_lone_reads_unsure_extra_letters_at_an_end_are_dropped(monkeypatch: py
     # sure of every extra letter, the longer read is taken for the whole view (the other one cut short)
     whole = read("TATP375WD", 0.99, quality=big, char_conf=(0.99,) * 9)
     assert vote([whole, plate], CFG).text == "TATP375WD"
-    # and two reads saying the end character keep it however unsure each was
+    # two reads that outweigh the one without the end character keep it however unsure each was
     ends = [read("XC69VBT", char_conf=(1.0,) * 6 + (0.7,)) for _ in range(2)]
     assert vote([*ends, read("XC69VB", char_conf=(1.0,) * 6)], CFG).text == "XC69VBT"
+
+
+def test_end_characters_standing_only_as_a_partial_views_due_must_be_sure() -> None:
+    plain = [read("752ARM", 1.0, char_conf=(1.0,) * 6) for _ in range(3)]
+    # two views of five took the state's emblem for a "4": the three without it are no partial views
+    emblem = [read("4752ARM", 0.95, char_conf=(c,) + (1.0,) * 6) for c in (0.81, 0.94)]
+    assert vote([*plain, *emblem], CFG).text == "752ARM"
+    # two sure views of a character the other three missed: they were cut short
+    cut = [read("4752ARM", 1.0, char_conf=(1.0,) * 7) for _ in range(2)]
+    assert vote([*plain, *cut], CFG).text == "4752ARM"
