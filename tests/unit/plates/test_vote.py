@@ -202,7 +202,7 @@ def test_a_lone_reads_unsure_extra_letters_at_an_end_are_dropped(monkeypatch: py
     assert vote([*ends, read("XC69VB", char_conf=(1.0,) * 6)], CFG).text == "XC69VBT"
 
 
-def test_end_characters_standing_only_as_a_partial_views_due_must_be_sure() -> None:
+def test_an_end_character_kept_only_by_the_partial_view_discount_must_be_sure() -> None:
     plain = [read("752ARM", 1.0, char_conf=(1.0,) * 6) for _ in range(3)]
     # two views of five took the state's emblem for a "4": the three without it are no partial views
     emblem = [read("4752ARM", 0.95, char_conf=(c,) + (1.0,) * 6) for c in (0.81, 0.94)]
