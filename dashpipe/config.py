@@ -58,7 +58,7 @@ class CpuProposerConfig(Section):
     min_plate_width_px: int = Field(14, ge=6, description="Smallest plate width to propose, at the proposer's width.")
     max_regions: int = Field(12, ge=1, description="Most plate regions proposed per frame.")
     min_score: float = Field(
-        0.05,
+        0.1,
         ge=0.0,
         le=1.0,
         description="Plate-likeness (0..1) below which a glyph row is not proposed (texture scores lower than plates).",
