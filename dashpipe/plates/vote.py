@@ -152,6 +152,10 @@ class _Slot:
             return ""  # a tie keeps the text shorter
         return max(self.chars, key=lambda c: (self.sharp[c], self.chars[c], self.support[c]))
 
+    def confidence(self, winner: str) -> float:
+        """The reader's mean confidence in ``winner`` among the reads that have it here (crop-weighted)."""
+        return min(1.0, self.chars[winner] / max(self.weight[winner], 1e-9))
+
     def in_doubt(self, winner: str) -> bool:
         """Does ``winner`` stand here on one read's word, or only because reads without it are taken
         for partial views?"""
@@ -159,7 +163,7 @@ class _Slot:
         return lone or sum(self.support.values()) <= self.absent_plain
 
 
-def _trim_doubtful_ends(picked: list[tuple[_Slot, str, float]]) -> tuple[int, int]:
+def _trim_doubtful_ends(picked: list[tuple[_Slot, str]]) -> tuple[int, int]:
     """How many characters to drop from the start and from the end of the text: of the characters in
     doubt there (``_Slot.in_doubt``), those through the innermost one the reads were unsure of.
 
@@ -169,11 +173,11 @@ def _trim_doubtful_ends(picked: list[tuple[_Slot, str, float]]) -> tuple[int, in
     plate's frame read as a character is seldom sure: "TA" before TP375WD in one enhanced dark crop
     of two, a "4" before 752ARM in two views of five."""
 
-    def cut(ordered: list[tuple[_Slot, str, float]]) -> int:
+    def cut(ordered: list[tuple[_Slot, str]]) -> int:
         run = 0
         while run < len(ordered) and ordered[run][0].in_doubt(ordered[run][1]):
             run += 1
-        unsure = [i for i in range(run) if ordered[i][2] < END_CONFIDENCE]
+        unsure = [i for i, (slot, winner) in enumerate(ordered[:run]) if slot.confidence(winner) < END_CONFIDENCE]
         return unsure[-1] + 1 if unsure else 0
 
     start = cut(picked)
@@ -226,20 +230,20 @@ def vote_texts(
                 k += len(at[g])
     for view, seen in edge_views:
         _edge_silence(slots, pivot, view, seen)
-    picked = [(slot, w, min(1.0, slot.chars[w] / max(slot.weight[w], 1e-9))) for slot in slots if (w := slot.winner())]
+    picked = [(slot, winner) for slot in slots if (winner := slot.winner())]
     start, end = _trim_doubtful_ends(picked)
     text: list[str] = []
     share: list[float] = []
     sure: list[float] = []
     dropped: list[float] = []
-    for i, (slot, winner, confidence) in enumerate(picked):
+    for i, (slot, winner) in enumerate(picked):
         agree = min(1.0, slot.support[winner] / total) if total > 0 else 0.0
         if i < start or i >= len(picked) - end:
-            dropped += [agree * confidence] * len(winner)
+            dropped += [agree * slot.confidence(winner)] * len(winner)
             continue
         text.append(winner)
         share += [agree] * len(winner)
-        sure += [confidence] * len(winner)
+        sure += [slot.confidence(winner)] * len(winner)
     return "".join(text), tuple(share), tuple(sure), tuple(dropped)
 
 

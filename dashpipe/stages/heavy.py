@@ -48,7 +48,7 @@ SURE_ALONE_CHARS = 5  # a lone read this long (short texts are too often fragmen
 SURE_ALONE_CHAR_SLACK = 0.1  # ... whose weakest character is at most this far below the bar
 SURE_ALONE_SIDE_HEIGHTS = 3.0  # ... and whose box is at least this many box heights from the sides
 # ... and at least this tall at full resolution: a plate box about twice its glyphs' height, so a lower
-# one holds glyphs of 8 px or less, which the reader scales up fivefold and guesses at (a receding plate
+# one holds glyphs of 8 px or less, which the reader scales up to its 48 px lines and guesses at (a receding plate
 # read once at 10 px, its right part "482TG" as "402TG", was reported as a plate of its own).
 SURE_ALONE_MIN_HEIGHT_PX = 16.0
 
