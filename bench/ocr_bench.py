@@ -8,8 +8,9 @@ Rows (skipped with a message where ../shared/data is absent):
                read in one batched call and one crop per call. EasyOCR runs when its model files are
                given (--easyocr-dir or DASHPIPE_EASYOCR_DIR), else the row says it is skipped.
   enhancement  the same crops darkened (12% light, gamma 2.2, sensor noise), defocused (Gaussian 2.2)
-               or motion-blurred (13 px + Gaussian 1.2), read as they are and after
-               ``dashpipe.plates.enhance``.
+               or motion-blurred (13 px + Gaussian 1.2), read as they are, after
+               ``dashpipe.plates.enhance``, and both ways with the surer read kept (``read_either``,
+               what the heavy stage does with crops of frames flagged dark or blurry).
   voting       five degraded views per plate (scaled down, blurred, noisy, tilted, re-cropped), as a
                tracked plate would give, mild and harsh: a single view's exact rate, the most
                frequent string's (Frigate's rule) and the per-character vote's.
@@ -41,7 +42,7 @@ from dashpipe.config import EasyOcrConfig, PlateSettings, RapidOcrConfig  # noqa
 from dashpipe.models.base import BackendUnavailable, PlateReader  # noqa: E402
 from dashpipe.models.rapidocr import RapidOcrReader  # noqa: E402
 from dashpipe.plates.crop import crop_quality  # noqa: E402
-from dashpipe.plates.enhance import enhance  # noqa: E402
+from dashpipe.plates.enhance import enhance, read_either  # noqa: E402
 from dashpipe.plates.text import US_FOLD, US_FORMATS, clean_text, edit_distance  # noqa: E402
 from dashpipe.plates.vote import most_frequent, vote  # noqa: E402
 from dashpipe.types import BBox, OcrResult, PlateRead  # noqa: E402
@@ -144,12 +145,14 @@ def enhancement_rows(reader: PlateReader, crops: Sequence[Crop]) -> list[OcrRow]
         degraded = [degrade(c.image) for c in crops]
         plain = [us_text(r) for r in reader.read(degraded)]
         helped = [us_text(r) for r in reader.read([enhance(d) for d in degraded])]
+        either = [us_text(e.read) for e in read_either(reader, degraded)]  # what the heavy stage does
         rows.append(
             OcrRow(
                 "enhancement",
-                f"{name}: exact as read / after enhance",
-                f"{_rate([p == c.truth for p, c in zip(plain, crops)])}  ->  "
-                f"{_rate([h == c.truth for h, c in zip(helped, crops)])}",
+                f"{name}: exact as read / enhanced / both read, surer kept",
+                f"{_rate([p == c.truth for p, c in zip(plain, crops)])} / "
+                f"{_rate([h == c.truth for h, c in zip(helped, crops)])} / "
+                f"{_rate([e == c.truth for e, c in zip(either, crops)])}",
             )
         )
     return rows

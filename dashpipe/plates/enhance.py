@@ -1,13 +1,20 @@
 """Help for crops from dark or blurry frames before OCR: exposure, local contrast, sharpening.
 
 Each step is chosen from the crop itself (a frame flagged dark can hold a plate lit by headlights),
-so a crop that needs nothing comes back nearly unchanged.
+so a crop that needs nothing comes back nearly unchanged. Which steps help is still a guess from
+the crop's statistics, so a flagged crop is read both ways and the surer read kept (``read_either``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import NamedTuple
+
 import cv2
 import numpy as np
+
+from dashpipe.models.base import PlateReader
+from dashpipe.types import OcrResult
 
 DARK_MEAN = 90.0  # mean grey below this: lift the mid-tones with a gamma curve
 TARGET_MEAN = 120.0
@@ -77,3 +84,26 @@ def enhance(crop: np.ndarray) -> np.ndarray:
     if edge_ratio(gray) < BLURRY_EDGE:
         out = _unsharp(out)
     return out
+
+
+class EitherRead(NamedTuple):
+    read: OcrResult
+    crop: np.ndarray  # the crop the read was made from
+    enhanced: bool
+
+
+def read_either(reader: PlateReader, crops: Sequence[np.ndarray]) -> list[EitherRead]:
+    """Each crop read as it is and enhanced; the surer read is kept (the plain one on a tie).
+
+    Lifting a dark crop gains many characters, but sharpening cannot undo motion blur and its
+    ringing costs some there (``bench/ocr_bench.py`` measures both). The reader's own confidence
+    tells which of the two it could read, for the price of a second read of the few flagged crops.
+    """
+    if not crops:
+        return []
+    helped = [enhance(c) for c in crops]
+    reads = reader.read([*crops, *helped])
+    return [
+        EitherRead(e, h, True) if e.confidence > p.confidence else EitherRead(p, c, False)
+        for c, h, p, e in zip(crops, helped, reads[: len(crops)], reads[len(crops) :], strict=True)
+    ]

@@ -22,7 +22,7 @@ from dashpipe.gps.movement import relative_motion
 from dashpipe.models.base import Detector, PlateReader
 from dashpipe.overlay import in_overlay
 from dashpipe.plates.crop import crop_quality, extract_crop
-from dashpipe.plates.enhance import enhance
+from dashpipe.plates.enhance import enhance, read_either
 from dashpipe.plates.second_look import best_read, doubtful, other_boxes
 from dashpipe.plates.text import is_plausible, mixes_letters_and_digits, plate_like, plate_text
 from dashpipe.plates.track import build_tracks
@@ -124,12 +124,18 @@ def read_frame(
     keep = [i for i, c in enumerate(crops) if c.size > 0]
     crops = [crops[i] for i in keep]
     plates = [plates[i] for i in keep]
-    prepared = enhance if flagged else _unchanged
-    to_read = [prepared(c) for c in crops]
     links = [_chain_for(p.box, frame.pts_s, chains) for p in plates]
     settled = [c is not None and c.streak >= SETTLE_READS and c.streak % SETTLE_RECHECK != 0 for c in links]
     asked = [i for i, done in enumerate(settled) if not done]
-    answers = dict(zip(asked, reader.read([to_read[i] for i in asked])))
+    to_read = list(crops)
+    enhanced = [False] * len(crops)
+    if flagged:  # dark or blurry: read as it is and enhanced, the surer read kept
+        answers = {}
+        for i, either in zip(asked, read_either(reader, [crops[i] for i in asked])):
+            answers[i], to_read[i], enhanced[i] = either
+    else:
+        answers = dict(zip(asked, reader.read([crops[i] for i in asked])))
+    prepared = [enhance if e else _unchanged for e in enhanced]
     _second_look(image, [p.box for p in plates], to_read, answers, reader, cfg, prepared)
     height, width = image.shape[:2]
     found: list[tuple[PlateRead, np.ndarray, _Chain | None]] = []
@@ -150,7 +156,7 @@ def read_frame(
             confidence=conf,
             char_confidences=chars,
             quality=crop_quality(crop),
-            enhanced=flagged,
+            enhanced=enhanced[i],
             vehicle=_vehicle_for(plate, vehicles),
             clipped=_at_edge(plate.box, width, height),
             cut_at=_cut_at(plate.box, width, height),
@@ -189,10 +195,11 @@ def _second_look(
     answers: dict[int, OcrResult],
     reader: PlateReader,
     cfg: PlateSettings,
-    prepared: Callable[[np.ndarray], np.ndarray],
+    prepared: Sequence[Callable[[np.ndarray], np.ndarray]],
 ) -> None:
     """Doubtful reads read again from other cuts of their box (``second_look``), each cut ``prepared``
-    as the first was; the better read and its crop replace the first in ``answers`` and ``crops``."""
+    as the first was (per plate); the better read and its crop replace the first in ``answers`` and
+    ``crops``."""
     retry = [i for i, read in answers.items() if doubtful(read, cfg)]
     if not retry:
         return
@@ -201,7 +208,7 @@ def _second_look(
         for box in other_boxes(boxes[i]):
             crop = extract_crop(image, box)
             if crop.size:
-                views.append((i, prepared(crop)))
+                views.append((i, prepared[i](crop)))
     again = reader.read([c for _, c in views])
     for i in retry:
         options = [(answers[i], crops[i])] + [(r, c) for (k, c), r in zip(views, again) if k == i]

@@ -5,17 +5,20 @@ from __future__ import annotations
 import csv
 import hashlib
 import importlib.util
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from dashpipe.config import EasyOcrConfig, RapidOcrConfig
+from dashpipe.config import EasyOcrConfig, PlateSettings, RapidOcrConfig
 from dashpipe.models.base import BackendUnavailable, PlateReader
 from dashpipe.models.rapidocr import RapidOcrReader, ctc_decode
+from dashpipe.plates.enhance import enhance, read_either
 from dashpipe.plates.text import ALNUM
-from dashpipe.types import OcrResult
+from dashpipe.stages.heavy import read_frame
+from dashpipe.types import BBox, FrameQuality, OcrResult, Region, RejectReason, SelectedFrame
 
 REPO = Path(__file__).resolve().parents[2]
 CROPS = REPO.parent / "shared" / "data" / "plates" / "openalpr-us-crops"
@@ -258,3 +261,49 @@ def test_a_read_unsure_throughout_gets_no_margin_retry():
     assert _worth_retry(near_plate)
     assert not _worth_retry(texture)
     assert _worth_retry(all_dropped)
+
+
+def night(crop: np.ndarray, light: float = 0.015) -> np.ndarray:
+    """``crop`` with a little of its light, a camera's gamma and sensor noise."""
+    dim = (crop.astype(np.float32) / 255.0) ** 2.2 * light * 255.0 + np.random.default_rng(3).normal(0, 3, crop.shape)
+    return dim.clip(0, 255).astype(np.uint8)
+
+
+def test_a_flagged_crop_is_read_both_ways_and_the_surer_read_kept(reader: RapidOcrReader) -> None:
+    plate = rendered_plate("KTE268")
+    streaked = cv2.filter2D(plate, -1, np.full((1, 21), 1 / 21, np.float32))  # motion blur: sharpening rings
+    crops = [night(plate), streaked, plate]
+    both = reader.read([*crops, *(enhance(c) for c in crops)])  # one batch, as read_either reads them
+    plain, helped = both[:3], both[3:]
+    got = read_either(reader, crops)
+    for crop, p, h, either in zip(crops, plain, helped, got, strict=True):
+        assert either == (h, either.crop, True) if h.confidence > p.confidence else either == (p, crop, False)
+    assert got[0].enhanced and got[0].read.text == "KTE268"  # the night crop is read surer once lifted
+    assert not got[2].enhanced  # a clean crop gains nothing
+    assert read_either(reader, []) == []
+
+
+def test_a_plate_in_a_flagged_frame_is_read_from_the_lifted_crop_only_where_that_is_surer(
+    reader: RapidOcrReader,
+) -> None:
+    clear = np.full((300, 600, 3), 90, np.uint8)
+    clear[100:260, 140:460] = rendered_plate("KTE268")
+    box = BBox(x1=140, y1=100, x2=460, y2=260)
+    quality = FrameQuality(brightness=5, bright_p99=20, sharpness=50, motion=5)
+    regions = (Region(label="plate", box=box, score=0.9),)
+
+    class Given:  # the plate box as given (refinement is not what this test is about)
+        name = "given"
+
+        def detect(self, image: np.ndarray, hints: Sequence[Region]) -> list[Region]:
+            return list(hints)
+
+    cfg = PlateSettings()
+    flagged = SelectedFrame(index=0, pts_s=0.0, quality=quality, flags=(RejectReason.dark,), regions=regions)
+    (read,) = read_frame(night(clear), flagged, Given(), reader, cfg).reads
+    assert read.enhanced and read.text == "KTE268"
+    unflagged = read_frame(night(clear), flagged.model_copy(update={"flags": ()}), Given(), reader, cfg).reads
+    assert all(not r.enhanced and r.confidence < read.confidence for r in unflagged)
+    # Flagged (the frame was dark), but the plate itself is clear: enhancing it gains nothing.
+    (read,) = read_frame(clear, flagged, Given(), reader, cfg).reads
+    assert not read.enhanced and read.text == "KTE268"
