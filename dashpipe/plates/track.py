@@ -36,6 +36,7 @@ MERGE_MAX_OVERLAP = 0.25  # tracks sharing more than this share of the shorter o
 MERGE_MAX_GAP_S = 30.0  # tracks farther apart than this are separate sightings
 SAME_PLACE_MAX_DT_S = 0.5  # interleaved tracks are compared at moments this close ...
 SAME_PLACE_WIDTHS = 1.0  # ... and are one plate when their centres are within a plate width
+ONE_PLATE_IOU = 0.3  # two reads of one frame whose boxes overlap this much are one plate outlined twice
 
 
 @dataclass
@@ -183,11 +184,18 @@ def _reading(reads: Sequence[PlateRead], text: str) -> list[PlateRead]:
     return own or list(reads)
 
 
+def _apart_in_one_frame(a: Sequence[PlateRead], b: Sequence[PlateRead]) -> bool:
+    """Did one frame show both tracks' plates at different places? Two reads of one frame whose boxes
+    overlap are one plate the detector outlined twice (a tight box and one taking in the state name
+    or a bolt), not two plates: no two plates stand at one place."""
+    return any(x.frame_index == y.frame_index and x.box.iou(y.box) < ONE_PLATE_IOU for x in a for y in b)
+
+
 def _mergeable(a: Sequence[PlateRead], b: Sequence[PlateRead], text_a: str, text_b: str) -> bool:
     if not texts_agree(text_a, text_b):
         return False
     a, b = _reading(a, text_a), _reading(b, text_b)
-    if {r.frame_index for r in a} & {r.frame_index for r in b}:
+    if _apart_in_one_frame(a, b):
         return False  # seen side by side in one frame: two plates
     (a0, a1), (b0, b1) = _span(a), _span(b)
     overlap = min(a1, b1) - max(a0, b0)

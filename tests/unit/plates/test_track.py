@@ -53,6 +53,16 @@ def test_a_far_jump_starts_a_new_track_merged_back_by_text_but_one_frame_never_m
     assert len(build_tracks(same_frame, CFG)) == 2
 
 
+def test_one_plate_outlined_twice_in_a_frame_is_one_track() -> None:
+    # The detector gave a tight box and a taller one taking in the state name; both read the plate.
+    reads = [read("AYX8803", t=i / FPS, box=box(680, 200, 70)) for i in range(4)]
+    reads += [read("4AYX8803", t=i / FPS, box=(645.0, 188.0, 730.0, 205.0)) for i in (2, 3)]
+    assert len(build_tracks(reads, CFG)) == 1
+    apart = [read("AYX8803", t=i / FPS, box=box(680, 200, 70)) for i in range(4)]
+    apart += [read("AYX8803", t=i / FPS, box=box(1400, 300, 70)) for i in (2, 3)]
+    assert len(build_tracks(apart, CFG)) == 2  # the same text at two places at once: two plates
+
+
 def test_a_track_ends_after_the_gap_and_the_same_text_is_merged_back() -> None:
     first = [read("ABC1234", t=i / FPS, box=box(500, 400, 100)) for i in range(4)]
     later = [read("ABC1234", t=5.0 + i / FPS, box=box(900, 420, 100)) for i in range(4)]
