@@ -168,7 +168,7 @@ class PreprocessSettings(Section):
     )
     min_sharpness: float = Field(8.0, ge=0.0, description="Laplacian variance below which a frame is blurry.")
     rescue_flagged: bool = Field(
-        True, description="Keep dark/blurry frames that still show a plate region (enhanced before OCR)."
+        True, description="Keep dark/blurry frames that still show a plate region (their crops are read enhanced too)."
     )
     thumbnails: bool = Field(False, description="Write a small JPEG per kept frame next to the JSON.")
     find_overlays: bool = Field(
@@ -251,7 +251,11 @@ class PlateSettings(Section):
         "1.0 turns lone reads off.",
     )
     track_max_gap_s: float = Field(1.5, gt=0.0, description="A track ends when unseen this long.")
-    enhance: bool = Field(True, description="Enhance dark or blurry crops (contrast, sharpening) before OCR.")
+    enhance: bool = Field(
+        True,
+        description="Read crops of dark or blurry frames also enhanced (exposure, contrast, sharpening) and keep "
+        "the surer read.",
+    )
     verify_text: bool = Field(
         True,
         description="Check each plate's best crops with a text detector and drop plates whose crops hold no "
