@@ -87,6 +87,8 @@ def enhance(crop: np.ndarray) -> np.ndarray:
 
 
 class EitherRead(NamedTuple):
+    """The read ``read_either`` kept for one crop."""
+
     read: OcrResult
     crop: np.ndarray  # the crop the read was made from
     enhanced: bool

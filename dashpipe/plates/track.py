@@ -188,7 +188,10 @@ def _apart_in_one_frame(a: Sequence[PlateRead], b: Sequence[PlateRead]) -> bool:
     """Did one frame show both tracks' plates at different places? Two reads of one frame whose boxes
     overlap are one plate the detector outlined twice (a tight box and one taking in the state name
     or a bolt), not two plates: no two plates stand at one place."""
-    return any(x.frame_index == y.frame_index and x.box.iou(y.box) < ONE_PLATE_IOU for x in a for y in b)
+    boxes: dict[int, list[BBox]] = {}
+    for y in b:
+        boxes.setdefault(y.frame_index, []).append(y.box)
+    return any(x.box.iou(box) < ONE_PLATE_IOU for x in a for box in boxes.get(x.frame_index, ()))
 
 
 def _mergeable(a: Sequence[PlateRead], b: Sequence[PlateRead], text_a: str, text_b: str) -> bool:
