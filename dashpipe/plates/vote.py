@@ -125,7 +125,6 @@ class _Slot:
     absent_plain: float = 0.0  # the same without the discount for reads that end before the slot
     support: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # weight x char confidence
     weight: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # crop weight per candidate
-    chars: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # weight x char confidence
     sharp: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # weight x confidence^PICK
     readers: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # reads per candidate
 
@@ -139,7 +138,6 @@ class _Slot:
         mean = sum(char_weights) / len(char_weights)
         self.support[text] += mean
         self.weight[text] += ballot.weight
-        self.chars[text] += mean
         self.readers[text] += 1
         confs = [w / ballot.weight for w in char_weights] if ballot.weight > 0 else [0.0]
         self.sharp[text] += ballot.weight * sum(c**PICK_SHARPNESS for c in confs) / len(confs)
@@ -150,11 +148,11 @@ class _Slot:
         at 0.93 must not outvote as many sure reads of the other glyph."""
         if sum(self.support.values()) <= self.absent:
             return ""  # a tie keeps the text shorter
-        return max(self.chars, key=lambda c: (self.sharp[c], self.chars[c], self.support[c]))
+        return max(self.support, key=lambda c: (self.sharp[c], self.support[c]))
 
     def confidence(self, winner: str) -> float:
         """The reader's mean confidence in ``winner`` among the reads that have it here (crop-weighted)."""
-        return min(1.0, self.chars[winner] / max(self.weight[winner], 1e-9))
+        return min(1.0, self.support[winner] / max(self.weight[winner], 1e-9))
 
     def in_doubt(self, winner: str) -> bool:
         """Does ``winner`` stand here on one read's word, or only because reads without it are taken

@@ -129,8 +129,8 @@ def read_frame(
     asked = [i for i, done in enumerate(settled) if not done]
     to_read = list(crops)
     enhanced = [False] * len(crops)
+    answers: dict[int, OcrResult] = {}
     if flagged:  # dark or blurry: read as it is and enhanced, the surer read kept
-        answers = {}
         for i, either in zip(asked, read_either(reader, [crops[i] for i in asked])):
             answers[i], to_read[i], enhanced[i] = either
     else:
