@@ -128,6 +128,18 @@ class RapidOcrConfig(Section):
         None,
         description="Recognition ONNX (any PP-OCR rec model); default: PP-OCRv6_rec_small.onnx from rapidocr.",
     )
+    second_model: Literal["auto", "off"] | Path = Field(
+        "auto",
+        description="A second recognition ONNX that reads again the reads with an unsure character; the "
+        "surer of the two reads is kept. 'auto': PP-OCRv4 rec from the rapidocr_onnxruntime wheel when it is "
+        "installed (`pip install --no-deps rapidocr_onnxruntime==1.4.4`), else none; 'off': none.",
+    )
+    second_below: float = Field(
+        0.95,
+        ge=0.0,
+        le=1.0,
+        description="A read whose least sure character is below this confidence gets the second network's read.",
+    )
     threads: int = Field(
         2, ge=0, description="onnxruntime intra-op threads; 0 lets onnxruntime decide (slower on small CPUs)."
     )

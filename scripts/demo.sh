@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e .
+# The second OCR network's wheel, for its model file only (its declared opencv-python would clash).
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps rapidocr_onnxruntime==1.4.4
 exec .venv/bin/dashpipe demo "$@"

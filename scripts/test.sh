@@ -15,10 +15,10 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 "${pip[@]}" --upgrade pip
-if .venv/bin/python -m pip show -q opencv-python rapidocr_onnxruntime >/dev/null 2>&1; then
+if .venv/bin/python -m pip show -q opencv-python >/dev/null 2>&1; then
   # A venv from before the headless OpenCV: removing opencv-python takes the files it shares with
   # opencv-python-headless, so the headless wheel goes in again afterwards.
-  .venv/bin/python -m pip uninstall -y -q opencv-python rapidocr_onnxruntime
+  .venv/bin/python -m pip uninstall -y -q opencv-python
   "${pip[@]}" --force-reinstall --no-deps opencv-python-headless
 fi
 extras=dev
@@ -32,6 +32,9 @@ if [ "${DASHPIPE_SKIP_GPU_EXTRA:-0}" != 1 ]; then
   extras=dev,gpu
 fi
 "${pip[@]}" -e ".[${extras}]"
+# The second OCR network ships in this wheel; only the file is used, and its declared opencv-python would
+# clash with the headless OpenCV.
+"${pip[@]}" --no-deps rapidocr_onnxruntime==1.4.4
 if [ "$extras" = dev,gpu ]; then
   # Without its dependencies (the extra carries them): ultralytics declares opencv-python, which would
   # sit beside opencv-python-headless (they overwrite each other's files).

@@ -28,6 +28,9 @@ NEAR_SIGMA = 0.5  # hint sizes: how fast a row's distance from the hint's centre
 # plate is a row of far smaller glyphs. Wide, as hints can be off in size by a factor of two.
 SIZE_SIGMA = 0.9
 MAX_FILL = 0.8
+# How much more uneven (``GlyphRows.spread``: glyph heights and baselines, in glyph heights) than the
+# picked row a row beside it may be and still widen the plate (``_join_collinear``).
+JOIN_SPREAD = 0.3
 # A plate around its glyph row, in glyph heights (sides: in row widths). Glyphs fill a bit under
 # half a (US-style) plate and sit below its middle, under the state name; plates whose glyphs
 # fill more of them (most of Europe) get a box somewhat too tall, never one that cuts glyphs.
@@ -58,11 +61,14 @@ MIN_STRETCH_SNR = 10.0
 def _join_collinear(rows: GlyphRows, best: int) -> tuple[float, float, float, float, float]:
     """Extend the best row with rows of the same height and baseline close beside it.
 
-    A plate's glyphs can split into groups ("ABC 1234", a sticker or emblem between them).
+    A plate's glyphs can split into groups ("ABC 1234", a sticker or emblem between them). A row
+    much more uneven than the best one (JOIN_SPREAD) is not another group of the plate but the
+    plate's glyphs linked to clutter beside it (bumper texture, a frame's bolts), and stays out.
     """
     h = rows.height[best]
     cy = (rows.y1 + rows.y2) / 2
     near = (np.abs(cy - cy[best]) < 0.3 * h) & (np.abs(rows.height - h) < 0.3 * h)
+    near &= rows.spread <= rows.spread[best] + JOIN_SPREAD
     x1, x2 = float(rows.x1[best]), float(rows.x2[best])
     changed = True
     while changed:

@@ -5,11 +5,17 @@ Only the recogniser runs (no text detector): the plate number row is found in th
 network is a CTC model over ~18,700 symbols; per time step the probabilities of each letter's
 cases and width forms are summed into 36 groups (A-Z, 0-9), every other symbol into one
 "separator" group, so a dash or an emblem ends a character instead of being forced into one.
+
+A read with a character the network was unsure of is read again by a second, differently trained
+network (PP-OCRv4, from the rapidocr_onnxruntime wheel) and the surer read is kept: the two
+networks misread different plates, and on the plates only one reads right, the right read is
+usually the surer one. Only unsure reads (about one in eight crops) pay for the second network.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import logging
 import math
 import threading
 import unicodedata
@@ -28,6 +34,7 @@ from dashpipe.plates.text import ALNUM
 from dashpipe.types import OcrResult
 
 MODEL_NAME = "PP-OCRv6_rec_small.onnx"
+SECOND_PACKAGE, SECOND_MODEL = "rapidocr_onnxruntime", "ch_PP-OCRv4_rec_infer.onnx"
 INPUT_HEIGHT = 48
 STEP_PX = 8  # input pixels per CTC time step
 MAX_WIDTH = INPUT_HEIGHT * 16  # wider inputs are squeezed: a plate row is never this long
@@ -39,10 +46,13 @@ RETRY_MARGINS = (0.05, 0.3)  # ... with these row margins, and the most confiden
 RETRY_MIN_CONFIDENCE = 0.7  # ... unless its mean confidence is below this: then it is texture, not a plate
 BLANK, SEPARATOR = 0, len(ALNUM) + 1  # group ids; letters and digits are 1..36
 
+log = logging.getLogger("dashpipe")
 
-def wheel_model(name: str) -> Path | None:
-    """A model file shipped inside the rapidocr wheel (None when the wheel is absent)."""
-    spec = importlib.util.find_spec("rapidocr")
+
+def wheel_model(name: str, package: str = "rapidocr") -> Path | None:
+    """A model file shipped inside an installed wheel (None when the wheel is absent). The package is
+    found, never imported: its own dependencies need not be installed."""
+    spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(next(iter(spec.submodule_search_locations))) / "models" / name
@@ -50,6 +60,12 @@ def wheel_model(name: str) -> Path | None:
 
 def default_model_path() -> Path | None:
     return wheel_model(MODEL_NAME)
+
+
+def default_second_model() -> Path | None:
+    """The packaged second network when its wheel is installed with the file in it."""
+    path = wheel_model(SECOND_MODEL, SECOND_PACKAGE)
+    return path if path is not None and path.is_file() else None
 
 
 def cpu_session(model: Path, threads: int) -> Any:
@@ -153,8 +169,67 @@ def _normalised(image: np.ndarray, width: int) -> np.ndarray:
     return np.broadcast_to(resized, (3, INPUT_HEIGHT, width))
 
 
+@dataclass(frozen=True, slots=True)
+class _Network:
+    session: Any
+    groups: Grouping
+
+
+def _characters(session: Any, path: Path, key: str) -> list[str]:
+    meta = session.get_modelmeta().custom_metadata_map
+    if "character" in meta:
+        return str(meta["character"]).splitlines()
+    keys = path.with_suffix(".keys.txt")
+    if keys.is_file():
+        return keys.read_text(encoding="utf-8").splitlines()
+    raise BackendUnavailable(
+        f"{path} carries no character dictionary (model metadata 'character') and {keys} "
+        f"does not exist; set '{key}' to a model with one, or put the dictionary beside it"
+    )
+
+
+def load_network(path: Path, threads: int, key: str) -> _Network:
+    """A recognition network and its letter/digit grouping; ``key`` is the setting that names the file."""
+    try:
+        session = cpu_session(path, threads)
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise BackendUnavailable(f"cannot load {path} ({exc}); set '{key}' to a PP-OCR rec .onnx file") from exc
+    characters = _characters(session, path, key)
+    classes = session.get_outputs()[0].shape[-1]
+    if isinstance(classes, int) and classes != len(characters) + 2:
+        raise BackendUnavailable(
+            f"{path}: the network has {classes} classes but its dictionary "
+            f"{len(characters)} characters (+ blank and space); set '{key}' to a matching model"
+        )
+    return _Network(session, Grouping.of(characters))
+
+
+def _second_path(cfg: RapidOcrConfig, first: Path) -> Path | None:
+    """The second network's file: as configured, the packaged one for "auto", None for "off"."""
+    if cfg.second_model == "off":
+        return None
+    if cfg.second_model == "auto":
+        found = default_second_model()
+        if found is None:
+            log.warning(
+                "second OCR network not installed (%s from the %s wheel): unsure reads get no second "
+                "opinion; install it with `pip install --no-deps %s==1.4.4`, or set ocr.second_model: off",
+                SECOND_MODEL,
+                SECOND_PACKAGE,
+                SECOND_PACKAGE,
+            )
+        return None if found is None or found.resolve() == first.resolve() else found
+    if not Path(cfg.second_model).is_file():
+        raise BackendUnavailable(
+            f"second OCR network not found: {cfg.second_model}; set 'ocr.second_model' to a PP-OCR rec "
+            ".onnx file, 'auto' or 'off'"
+        )
+    return Path(cfg.second_model)
+
+
 class RapidOcrReader:
-    """PlateReader on a PP-OCR recogniser (PP-OCRv6 small by default); loads the network on first use."""
+    """PlateReader on a PP-OCR recogniser (PP-OCRv6 small by default) with a second network's opinion
+    on unsure reads; loads the networks on first use."""
 
     name = "rapidocr"
 
@@ -167,65 +242,66 @@ class RapidOcrReader:
                 f"RapidOCR recognition model not found: {path}{hint}; set 'ocr.rec_model' to a PP-OCR rec .onnx file"
             )
         self.model_path = Path(path)
+        self.second_path = _second_path(cfg, self.model_path)
         self._lock = threading.Lock()
-        self._session: Any = None
-        self._groups: Grouping | None = None
+        self._networks: tuple[_Network, ...] = ()
 
-    def _load(self) -> tuple[Any, Grouping]:
+    def _load(self) -> tuple[_Network, ...]:
         with self._lock:
-            if self._session is None or self._groups is None:
-                try:
-                    session = cpu_session(self.model_path, self.cfg.threads)
-                except Exception as exc:  # onnxruntime raises its own exception types
-                    raise BackendUnavailable(
-                        f"cannot load {self.model_path} ({exc}); set 'ocr.rec_model' to a PP-OCR rec .onnx file"
-                    ) from exc
-                characters = self._characters(session)
-                classes = session.get_outputs()[0].shape[-1]
-                if isinstance(classes, int) and classes != len(characters) + 2:
-                    raise BackendUnavailable(
-                        f"{self.model_path}: the network has {classes} classes but its dictionary "
-                        f"{len(characters)} characters (+ blank and space); set 'ocr.rec_model' to a matching model"
-                    )
-                self._groups = Grouping.of(characters)
-                self._session = session
-            return self._session, self._groups
-
-    def _characters(self, session: Any) -> list[str]:
-        meta = session.get_modelmeta().custom_metadata_map
-        if "character" in meta:
-            return str(meta["character"]).splitlines()
-        keys = self.model_path.with_suffix(".keys.txt")
-        if keys.is_file():
-            return keys.read_text(encoding="utf-8").splitlines()
-        raise BackendUnavailable(
-            f"{self.model_path} carries no character dictionary (model metadata 'character') and {keys} "
-            "does not exist; set 'ocr.rec_model' to a model with one, or put the dictionary beside it"
-        )
+            if not self._networks:
+                first = load_network(self.model_path, self.cfg.threads, "ocr.rec_model")
+                second = (
+                    ()
+                    if self.second_path is None
+                    else (load_network(self.second_path, self.cfg.threads, "ocr.second_model"),)
+                )
+                self._networks = (first, *second)
+            return self._networks
 
     def read(self, crops: Sequence[np.ndarray]) -> list[OcrResult]:
         if not crops:
             return []
-        session, groups = self._load()
+        first, *second = self._load()
         images = {i: _bgr(c) for i, c in enumerate(crops) if c.size}
         bands = {i: find_band(im) for i, im in images.items()}
-        results = self._read_lines(
-            session, groups, {i: _line_of(im, bands[i], BAND_MARGIN) for i, im in images.items()}
+        results = self._read_with(first, images, bands)
+        unsure = [i for i, r in results.items() if self._unsure(r)]
+        for network in second if unsure else ():
+            again = self._read_with(network, {i: images[i] for i in unsure}, bands)
+            for i, r in again.items():
+                if r.confidence > results[i].confidence:
+                    results[i] = r
+        empty = OcrResult(text="", confidence=0.0)
+        return [results.get(i, empty) for i in range(len(crops))]
+
+    def _unsure(self, result: OcrResult) -> bool:
+        """Worth the second network: a plate-like read with a character read less surely than
+        ``second_below``. Texture (nothing read, or unsure throughout) is not: another network
+        would only give it another chance to look like a plate."""
+        return (
+            bool(result.text)
+            and result.confidence >= RETRY_MIN_CONFIDENCE
+            and min(result.char_confidences, default=0.0) < self.cfg.second_below
         )
+
+    def _read_with(
+        self, network: _Network, images: dict[int, np.ndarray], bands: dict[int, TextBand | None]
+    ) -> dict[int, OcrResult]:
+        results = self._read_lines(network, {i: _line_of(im, bands[i], BAND_MARGIN) for i, im in images.items()})
         # Unsure reads get a second look with the row cut tighter and looser: a slogan touching the
         # row or a character's top cut off is what usually makes the reader hesitate.
         retry = [i for i, r in results.items() if bands[i] is not None and r.doubtful and _worth_retry(r.result)]
         for margin in RETRY_MARGINS if retry else ():
-            again = self._read_lines(session, groups, {i: _line_of(images[i], bands[i], margin) for i in retry})
+            again = self._read_lines(network, {i: _line_of(images[i], bands[i], margin) for i in retry})
             for i, r in again.items():
                 if r.result.support > results[i].result.support:
                     results[i] = r
-        empty = OcrResult(text="", confidence=0.0)
-        return [results[i].result if i in results else empty for i in range(len(crops))]
+        return {i: r.result for i, r in results.items()}
 
-    def _read_lines(self, session: Any, groups: Grouping, lines: dict[int, _Line]) -> dict[int, _Read]:
+    def _read_lines(self, network: _Network, lines: dict[int, _Line]) -> dict[int, _Read]:
         """Rows of similar width share a batch; the narrower ones are padded on the right by at most
         PAD_LIMIT pixels (a little grey after the text does not change what is read)."""
+        session, groups = network.session, network.groups
         input_name = session.get_inputs()[0].name
         widths = {i: _input_width(line.image) for i, line in lines.items()}
         chunks: list[list[int]] = []

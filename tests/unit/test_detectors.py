@@ -320,6 +320,29 @@ def test_a_group_behind_a_dash_joins_the_row_and_nothing_else_does():
     assert _past_separator(mirrored, 260.0 - 94.0, 28.0, 260.0 - 20.0, 52.0) == (126.0, 240.0)
 
 
+def test_a_second_group_widens_the_plate_and_a_row_linked_to_clutter_does_not():
+    from dashpipe.models.cpu_detector import JOIN_SPREAD, _join_collinear
+    from dashpipe.models.cpu_proposer import GlyphRows
+
+    def rows(*found: tuple[float, float, float]) -> GlyphRows:  # x1, x2, spread of rows 20 px high at y 100
+        n = len(found)
+        x1, x2, spread = (np.array(v, float) for v in zip(*found))
+        ones = np.ones(n)
+        return GlyphRows(x1, 100 * ones, x2, 120 * ones, 20 * ones, 4 * ones, spread, 0.5 * ones, 0 * ones)
+
+    plate = (300.0, 400.0, 0.1)
+    group = (430.0, 480.0, 0.1)  # "ABC 1234": the other group, as even as the picked one
+    cluttered = (120.0, 410.0, 0.1 + JOIN_SPREAD + 0.1)  # the plate's glyphs and bumper texture on its left
+
+    def ends(found: GlyphRows) -> tuple[float, float]:
+        x1, _, x2, _, _ = _join_collinear(found, 0)
+        return x1, x2
+
+    assert ends(rows(plate, group)) == (300.0, 480.0)
+    assert ends(rows(plate, cluttered)) == (300.0, 400.0)
+    assert ends(rows(plate, cluttered, group)) == (300.0, 480.0)
+
+
 # ---------------------------------------------------------------- CPU detector: dim plates, dealer text
 
 

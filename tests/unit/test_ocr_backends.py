@@ -307,3 +307,48 @@ def test_a_plate_in_a_flagged_frame_is_read_from_the_lifted_crop_only_where_that
     # Flagged (the frame was dark), but the plate itself is clear: enhancing it gains nothing.
     (read,) = read_frame(clear, flagged, Given(), reader, cfg).reads
     assert not read.enhanced and read.text == "KTE268"
+
+
+# Plates the first network reads with an extra character it is unsure of, and the second reads right.
+SECOND_WINS = ["az381.png", "ms639.png", "ok48.png", "wy1083.png"]
+
+
+def test_unsure_reads_get_the_second_network_and_the_surer_read_is_kept(reader: RapidOcrReader) -> None:
+    from dashpipe.models.rapidocr import default_second_model
+
+    second = default_second_model()
+    if second is None:
+        pytest.skip("the second network's wheel (rapidocr_onnxruntime) is not installed")
+    plate = rendered_plate("KTE268")
+    streaked = cv2.filter2D(plate, -1, np.full((1, 25), 1 / 25, np.float32))
+    crops = [plate, streaked, night(plate, 0.03), cv2.GaussianBlur(rendered_plate("8XYZ407"), (0, 0), 3.5)]
+    if CROPS.exists():  # with plates the first network misreads, unsure of the extra character
+        crops += [cv2.imread(str(CROPS / "usimages" / name)) for name in [*REAL, *SECOND_WINS]]
+    alone = RapidOcrReader(RapidOcrConfig(second_model="off")).read(crops)
+    unsure = [i for i, r in enumerate(alone) if reader._unsure(r)]
+    assert 0 < len(unsure) < len(crops)
+    # The second network reads the unsure crops in one batch, as the reader does (batches pad rows).
+    other = RapidOcrReader(RapidOcrConfig(rec_model=second, second_model="off")).read([crops[i] for i in unsure])
+    asked = dict(zip(unsure, other))
+    got = reader.read(crops)
+    assert reader.second_path == second
+    for i, (a, g) in enumerate(zip(alone, got, strict=True)):
+        o = asked.get(i)
+        assert g == (o if o is not None and o.confidence > a.confidence else a)
+    assert got[0].text == "KTE268" and got[0] == alone[0]  # a clear plate costs one network only
+    if CROPS.exists():
+        truth = [
+            row[2] for name in SECOND_WINS for row in csv.reader((CROPS / "groundtruth.csv").open()) if row[0] == name
+        ]
+        assert [r.text for r in got[-len(SECOND_WINS) :]] == truth
+        assert [r.text for r in alone[-len(SECOND_WINS) :]] != truth
+
+
+def test_second_network_can_be_turned_off_or_named_and_a_missing_one_is_named(tmp_path: Path) -> None:
+    assert RapidOcrReader(RapidOcrConfig(second_model="off")).second_path is None
+    missing = tmp_path / "second.onnx"
+    with pytest.raises(BackendUnavailable, match=r"second\.onnx.*'ocr\.second_model'"):
+        RapidOcrReader(RapidOcrConfig(second_model=missing))
+    from dashpipe.models.rapidocr import wheel_model
+
+    assert wheel_model("x.onnx", "no_such_package_here") is None
