@@ -1,6 +1,7 @@
 """OCR only on openalpr-us-crops (751 real US plate crops): readers, enhancement, multi-frame voting.
 
     python bench/ocr_bench.py [--limit N] [--easyocr-dir DIR] [--skip-enhance] [--skip-vote]
+                              [--rec-model M.onnx] [--second-model auto|off|M2.onnx]
 
 Rows (skipped with a message where ../shared/data is absent):
   readers      exact match of the raw text; exact after the US rules (O/0 folded to one symbol,
@@ -237,15 +238,17 @@ def ocr_rows(
     voting: bool = True,
     progress: Callable[[str], None] | None = None,
     rec_model: Path | None = None,
+    second_model: str = "auto",
 ) -> list[OcrRow]:
     """Every row of the OCR benchmark (a single 'skipped' row when the crops are absent).
 
-    ``rec_model`` reads with another PP-OCR recognition model than the default (to compare them)."""
+    ``rec_model`` reads with another PP-OCR recognition model than the default (to compare them);
+    ``second_model`` is ``ocr.second_model`` ("off": the first network alone)."""
     crops = load_crops(limit=limit)
     if crops is None:
         return [OcrRow("readers", "openalpr-us-crops", f"skipped: {CROPS} not found")]
     say = progress or (lambda _msg: None)
-    reader = RapidOcrReader(RapidOcrConfig(rec_model=rec_model))
+    reader = RapidOcrReader(RapidOcrConfig(rec_model=rec_model, second_model=second_model))
     say(f"rapidocr on {len(crops)} crops")
     rows = reader_rows("rapidocr", reader, crops)
     easy, why = _easyocr_reader(easyocr_dir or os.environ.get("DASHPIPE_EASYOCR_DIR"))
@@ -283,6 +286,7 @@ def main() -> None:
     ap.add_argument("--skip-enhance", action="store_true")
     ap.add_argument("--skip-vote", action="store_true")
     ap.add_argument("--rec-model", type=Path, default=None, help="another PP-OCR recognition .onnx to read with")
+    ap.add_argument("--second-model", default="auto", help="ocr.second_model: auto, off or a .onnx path")
     args = ap.parse_args()
     rows = ocr_rows(
         limit=args.limit,
@@ -291,6 +295,7 @@ def main() -> None:
         voting=not args.skip_vote,
         progress=lambda msg: print(f"... {msg}", file=sys.stderr),
         rec_model=args.rec_model,
+        second_model=args.second_model,
     )
     print(format_rows(rows))
     print("\npeers: OpenALPR ~86% exact on these crops (published); fast-plate-ocr 92-94% on its own sets")
