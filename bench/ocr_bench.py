@@ -251,6 +251,16 @@ def ocr_rows(
     reader = RapidOcrReader(RapidOcrConfig(rec_model=rec_model, second_model=second_model))
     say(f"rapidocr on {len(crops)} crops")
     rows = reader_rows("rapidocr", reader, crops)
+    if reader.second_path is not None:
+        say("the first network alone")
+        alone = RapidOcrReader(RapidOcrConfig(rec_model=rec_model, second_model="off")).read([c.image for c in crops])
+        rows.append(
+            OcrRow(
+                "readers",
+                "rapidocr: crops read again by the second network (an unsure character)",
+                _rate([reader.second_reads(r) for r in alone]),
+            )
+        )
     easy, why = _easyocr_reader(easyocr_dir or os.environ.get("DASHPIPE_EASYOCR_DIR"))
     if easy is None:
         rows.append(OcrRow("readers", "easyocr", why))

@@ -8,8 +8,8 @@ cases and width forms are summed into 36 groups (A-Z, 0-9), every other symbol i
 
 A read with a character the network was unsure of is read again by a second, differently trained
 network (PP-OCRv4, from the rapidocr_onnxruntime wheel) and the surer read is kept: the two
-networks misread different plates, and on the plates only one reads right, the right read is
-usually the surer one. Only unsure reads (about one in eight crops) pay for the second network.
+networks misread different plates, and where only one reads a plate right, its read is usually
+the surer one. Only unsure reads (``bench/ocr_bench.py`` counts them) pay for the second network.
 """
 
 from __future__ import annotations
@@ -265,7 +265,7 @@ class RapidOcrReader:
         images = {i: _bgr(c) for i, c in enumerate(crops) if c.size}
         bands = {i: find_band(im) for i, im in images.items()}
         results = self._read_with(first, images, bands)
-        unsure = [i for i, r in results.items() if self._unsure(r)]
+        unsure = [i for i, r in results.items() if self.second_reads(r)]
         for network in second if unsure else ():
             again = self._read_with(network, {i: images[i] for i in unsure}, bands)
             for i, r in again.items():
@@ -274,12 +274,14 @@ class RapidOcrReader:
         empty = OcrResult(text="", confidence=0.0)
         return [results.get(i, empty) for i in range(len(crops))]
 
-    def _unsure(self, result: OcrResult) -> bool:
-        """Worth the second network: a plate-like read with a character read less surely than
-        ``second_below``. Texture (nothing read, or unsure throughout) is not: another network
-        would only give it another chance to look like a plate."""
+    def second_reads(self, result: OcrResult) -> bool:
+        """Whether the second network reads again a crop the first read as ``result``: a plate-like
+        read with a character read less surely than ``second_below``. Texture (nothing read, or
+        unsure throughout) is not: another network would only give it another chance to look like
+        a plate."""
         return (
-            bool(result.text)
+            self.second_path is not None
+            and bool(result.text)
             and result.confidence >= RETRY_MIN_CONFIDENCE
             and min(result.char_confidences, default=0.0) < self.cfg.second_below
         )

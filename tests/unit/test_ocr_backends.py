@@ -325,7 +325,7 @@ def test_unsure_reads_get_the_second_network_and_the_surer_read_is_kept(reader: 
     if CROPS.exists():  # with plates the first network misreads, unsure of the extra character
         crops += [cv2.imread(str(CROPS / "usimages" / name)) for name in [*REAL, *SECOND_WINS]]
     alone = RapidOcrReader(RapidOcrConfig(second_model="off")).read(crops)
-    unsure = [i for i, r in enumerate(alone) if reader._unsure(r)]
+    unsure = [i for i, r in enumerate(alone) if reader.second_reads(r)]
     assert 0 < len(unsure) < len(crops)
     # The second network reads the unsure crops in one batch, as the reader does (batches pad rows).
     other = RapidOcrReader(RapidOcrConfig(rec_model=second, second_model="off")).read([crops[i] for i in unsure])
