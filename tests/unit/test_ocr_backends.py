@@ -323,7 +323,9 @@ def test_unsure_reads_get_the_second_network_and_the_surer_read_is_kept(reader: 
     streaked = cv2.filter2D(plate, -1, np.full((1, 25), 1 / 25, np.float32))
     crops = [plate, streaked, night(plate, 0.03), cv2.GaussianBlur(rendered_plate("8XYZ407"), (0, 0), 3.5)]
     if CROPS.exists():  # with plates the first network misreads, unsure of the extra character
-        crops += [cv2.imread(str(CROPS / "usimages" / name)) for name in [*REAL, *SECOND_WINS]]
+        real = [cv2.imread(str(CROPS / "usimages" / name)) for name in [*REAL, *SECOND_WINS]]
+        crops += [c for c in real if c is not None]
+        assert len(crops) == 4 + len(REAL) + len(SECOND_WINS)
     alone = RapidOcrReader(RapidOcrConfig(second_model="off")).read(crops)
     unsure = [i for i, r in enumerate(alone) if reader.second_reads(r)]
     assert 0 < len(unsure) < len(crops)
