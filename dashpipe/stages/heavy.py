@@ -8,7 +8,7 @@ Crops of every read are kept as JPEG bytes only until the best of each plate is 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -135,8 +135,7 @@ def read_frame(
             answers[i], to_read[i], enhanced[i] = either
     else:
         answers = dict(zip(asked, reader.read([crops[i] for i in asked])))
-    prepared = [enhance if e else _unchanged for e in enhanced]
-    _second_look(image, [p.box for p in plates], to_read, answers, reader, cfg, prepared)
+    _second_look(image, [p.box for p in plates], to_read, answers, reader, cfg, enhanced)
     height, width = image.shape[:2]
     found: list[tuple[PlateRead, np.ndarray, _Chain | None]] = []
     for i, (plate, crop, chain) in enumerate(zip(plates, to_read, links)):
@@ -184,10 +183,6 @@ def read_frame(
     return FrameReads(reads, jpegs)
 
 
-def _unchanged(crop: np.ndarray) -> np.ndarray:
-    return crop
-
-
 def _second_look(
     image: np.ndarray,
     boxes: Sequence[BBox],
@@ -195,11 +190,11 @@ def _second_look(
     answers: dict[int, OcrResult],
     reader: PlateReader,
     cfg: PlateSettings,
-    prepared: Sequence[Callable[[np.ndarray], np.ndarray]],
+    enhanced: Sequence[bool],
 ) -> None:
-    """Doubtful reads read again from other cuts of their box (``second_look``), each cut ``prepared``
-    as the first was (per plate); the better read and its crop replace the first in ``answers`` and
-    ``crops``."""
+    """Doubtful reads read again from other cuts of their box (``second_look``), each cut enhanced
+    where the plate's first read was made from its enhanced crop; the better read and its crop replace
+    the first in ``answers`` and ``crops``."""
     retry = [i for i, read in answers.items() if doubtful(read, cfg)]
     if not retry:
         return
@@ -208,7 +203,7 @@ def _second_look(
         for box in other_boxes(boxes[i]):
             crop = extract_crop(image, box)
             if crop.size:
-                views.append((i, prepared[i](crop)))
+                views.append((i, enhance(crop) if enhanced[i] else crop))
     again = reader.read([c for _, c in views])
     for i in retry:
         options = [(answers[i], crops[i])] + [(r, c) for (k, c), r in zip(views, again) if k == i]
