@@ -25,6 +25,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.machine import describe  # noqa: E402
 from dashpipe.gps.nmea import read_nmea, xor_checksum  # noqa: E402
 from dashpipe.gps.track import clean_track, position_at  # noqa: E402
 
@@ -89,6 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hours", type=float, default=24.0, help="length of the generated log")
     args = parser.parse_args()
+    print(f"machine: {describe()}\n")
     rows: list[tuple[str, int, float, float, int]] = []
     with tempfile.TemporaryDirectory() as tmp:
         day = Path(tmp) / "day.nmea"

@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.machine import describe  # noqa: E402
 from dashpipe.config import EasyOcrConfig, PlateSettings, RapidOcrConfig  # noqa: E402
 from dashpipe.models.base import BackendUnavailable, PlateReader  # noqa: E402
 from dashpipe.models.rapidocr import RapidOcrReader  # noqa: E402
@@ -298,6 +299,7 @@ def main() -> None:
     ap.add_argument("--rec-model", type=Path, default=None, help="another PP-OCR recognition .onnx to read with")
     ap.add_argument("--second-model", default="auto", help="ocr.second_model: auto, off or a .onnx path")
     args = ap.parse_args()
+    print(f"machine: {describe()}\n")
     rows = ocr_rows(
         limit=args.limit,
         easyocr_dir=args.easyocr_dir,

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.machine import describe  # noqa: E402
 from bench.plates import _print  # noqa: E402
 from bench.proposal_bench import DATA, Sample, load_samples  # noqa: E402
 
@@ -105,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="only the first N photos")
     ap.add_argument("--region", default="us", choices=["us", "any"])
     args = ap.parse_args(argv)
+    print(f"machine: {describe()}\n")
     samples = load_samples(limit=args.limit)
     if not samples:
         print(f"skipped: no photos at {DATA.resolve()} (the shared data folder is absent)")

@@ -31,7 +31,12 @@ from pathlib import Path
 
 import av
 
-from dashpipe.video import SKIP_DEBLOCKING
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.machine import describe  # noqa: E402
+from dashpipe.video import SKIP_DEBLOCKING  # noqa: E402
 
 
 def raw_decode(video: Path, skip_deblocking: bool = False) -> tuple[float, int, float]:
@@ -248,6 +253,7 @@ def main() -> None:
     if args.child:
         child_preprocess(Path(args.child[0]), Path(args.child[1]))
         return
+    print(f"machine: {describe()}\n")
     tmp = Path(tempfile.mkdtemp(prefix="dashpipe-bench-"))
     try:
         if args.video is not None:

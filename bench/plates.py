@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.machine import describe  # noqa: E402
 from bench.proposal_bench import DATA, bench_rows, format_table, load_samples  # noqa: E402
 from dashpipe.config import Settings  # noqa: E402
 from dashpipe.models.registry import build_detector, build_proposer, build_reader  # noqa: E402
@@ -173,6 +174,7 @@ def main() -> None:
     ap.add_argument("--dashcam-encode", action="store_true", help="section 4 on the clips re-encoded as dashcams do")
     ap.add_argument("--full-decode", action="store_true", help="section 4 with preprocess.skip_deblocking off")
     args = ap.parse_args()
+    print(f"machine: {describe()}\n")
     # The photos are of US plates: read them as a US user would (plates.region: us).
     settings = Settings(plates={"region": "us"}, ocr={"type": "rapidocr", "rec_model": args.rec_model})
     if not args.multi_only:

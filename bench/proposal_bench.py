@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.machine import describe  # noqa: E402
 from dashpipe.config import CpuDetectorConfig, CpuProposerConfig  # noqa: E402
 from dashpipe.models.cpu_detector import CpuDetector  # noqa: E402
 from dashpipe.models.cpu_proposer import CpuProposer  # noqa: E402
@@ -230,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     if not samples:
         print(f"skipped: no photos at {DATA.resolve()} (the shared data folder is absent)")
         return 0
+    print(f"machine: {describe()}\n")
     print(f"openalpr-us: {len(samples)} photos, one labelled plate each; single-threaded OpenCV")
     print(format_table(bench_rows(args.width, samples)))
     pasted = pasted_rows(args.width)
