@@ -36,6 +36,18 @@ def rendered_plate(text: str) -> np.ndarray:
     return img
 
 
+def crop_truth() -> dict[str, str]:
+    """File name -> plate text of the real crops."""
+    return {row[0]: row[2] for row in csv.reader((CROPS / "groundtruth.csv").read_text().splitlines())}
+
+
+def real_crops(names: list[str]) -> list[np.ndarray]:
+    """The named real crops, each checked as loaded."""
+    crops = [cv2.imread(str(CROPS / "usimages" / name)) for name in names]
+    assert all(c is not None for c in crops)
+    return [c for c in crops if c is not None]
+
+
 @pytest.fixture(scope="module")
 def reader() -> RapidOcrReader:
     return RapidOcrReader(RapidOcrConfig())
@@ -74,11 +86,8 @@ def test_batch_keeps_order_and_handles_empty_grey_and_inverted_crops(reader: Rap
 def test_real_crops_read_exactly(reader: RapidOcrReader) -> None:
     if not CROPS.exists():
         pytest.skip(f"real data not found at {CROPS} (the shared data folder sits beside the repo)")
-    truth = {row[0]: row[2] for row in csv.reader((CROPS / "groundtruth.csv").open())}
-    crops = [cv2.imread(str(CROPS / "usimages" / name)) for name in REAL]
-    assert all(c is not None for c in crops)
-    got = [r.text for r in reader.read([c for c in crops if c is not None])]
-    assert got == [truth[name] for name in REAL]
+    got = [r.text for r in reader.read(real_crops(REAL))]
+    assert got == [crop_truth()[name] for name in REAL]
 
 
 def test_missing_model_names_the_file_and_the_setting(tmp_path: Path) -> None:
@@ -323,9 +332,7 @@ def test_unsure_reads_get_the_second_network_and_the_surer_read_is_kept(reader: 
     streaked = cv2.filter2D(plate, -1, np.full((1, 25), 1 / 25, np.float32))
     crops = [plate, streaked, night(plate, 0.03), cv2.GaussianBlur(rendered_plate("8XYZ407"), (0, 0), 3.5)]
     if CROPS.exists():  # with plates the first network misreads, unsure of the extra character
-        real = [cv2.imread(str(CROPS / "usimages" / name)) for name in [*REAL, *SECOND_WINS]]
-        crops += [c for c in real if c is not None]
-        assert len(crops) == 4 + len(REAL) + len(SECOND_WINS)
+        crops += real_crops([*REAL, *SECOND_WINS])
     alone = RapidOcrReader(RapidOcrConfig(second_model="off")).read(crops)
     unsure = [i for i, r in enumerate(alone) if reader.second_reads(r)]
     assert 0 < len(unsure) < len(crops)
@@ -339,8 +346,7 @@ def test_unsure_reads_get_the_second_network_and_the_surer_read_is_kept(reader: 
         assert g == (o if o is not None and o.confidence > a.confidence else a)
     assert got[0].text == "KTE268" and got[0] == alone[0]  # a clear plate costs one network only
     if CROPS.exists():
-        truth = {row[0]: row[2] for row in csv.reader((CROPS / "groundtruth.csv").open())}
-        wins = [truth[name] for name in SECOND_WINS]
+        wins = [crop_truth()[name] for name in SECOND_WINS]
         assert [r.text for r in got[-len(SECOND_WINS) :]] == wins
         assert [r.text for r in alone[-len(SECOND_WINS) :]] != wins
 
