@@ -5,16 +5,20 @@ joined to the row, the state name cut through. The recogniser then drops or inve
 character, and no later rule can bring it back. One read costs a few milliseconds, far less than
 a plate misread, so a doubtful read (one no region format accepts, or with a character the
 reader was unsure of) is read again from the box widened, narrowed and made taller, and the
-plausible read with the most support (``OcrResult.support``) wins. Sure reads, the great
+plausible read with the most support (``OcrResult.support``) wins. Where a region's formats cannot
+list every plate (``off_format_reads``: US vanity and special plates), a text that enough of the cuts
+read alike counts as plausible too: one cut's read that fits a format by dropping or adding a
+character does not outvote the others agreeing on the plate as it stands. Sure reads, the great
 majority, cost nothing more.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from dashpipe.config import PlateSettings
-from dashpipe.plates.text import is_plausible, plate_text
+from dashpipe.plates.text import is_plausible, mixes_letters_and_digits, plate_like, plate_text
 from dashpipe.types import BBox, OcrResult
 
 SURE_CHAR = 0.9  # a read whose characters were all read at least this surely is not looked at again
@@ -51,7 +55,17 @@ def doubtful(read: OcrResult, cfg: PlateSettings) -> bool:
 
 def best_read(reads: Sequence[OcrResult], cfg: PlateSettings) -> int:
     """Index of the read to keep: among the plausible ones (all, when none is), the best supported,
-    the first (the detector's cut) ahead by FIRST_CUT_LEAD; earlier reads win ties."""
-    plausible = [i for i, r in enumerate(reads) if r.text and is_plausible(plate_text(r, cfg), cfg)]
-    candidates = plausible or list(range(len(reads)))
+    the first (the detector's cut) ahead by FIRST_CUT_LEAD; earlier reads win ties. A text no format
+    takes is plausible here when at least ``off_format_min_reads`` cuts read it, as a plate's voted
+    text is reported (``stages.heavy._reportable``)."""
+    texts = [plate_text(r, cfg) if r.text else "" for r in reads]
+    cuts = Counter(t for t in texts if t)
+
+    def plausible(text: str) -> bool:
+        if not text or is_plausible(text, cfg):
+            return bool(text)
+        agreed = cfg.off_format_min_reads
+        return 0 < agreed <= cuts[text] and plate_like(text, cfg) and mixes_letters_and_digits(text, cfg.fold)
+
+    candidates = [i for i, t in enumerate(texts) if plausible(t)] or list(range(len(reads)))
     return max(candidates, key=lambda i: (reads[i].support + (FIRST_CUT_LEAD if i == 0 else 0.0), -i))

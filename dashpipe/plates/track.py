@@ -36,7 +36,9 @@ MERGE_MAX_OVERLAP = 0.25  # tracks sharing more than this share of the shorter o
 MERGE_MAX_GAP_S = 30.0  # tracks farther apart than this are separate sightings
 SAME_PLACE_MAX_DT_S = 0.5  # interleaved tracks are compared at moments this close ...
 SAME_PLACE_WIDTHS = 1.0  # ... and are one plate when their centres are within a plate width
-ONE_PLATE_IOU = 0.3  # two reads of one frame whose boxes overlap this much are one plate outlined twice
+# Two reads of one frame are one plate outlined twice when this share of the smaller box lies in the other:
+# a tight box inside a wide one, or two wide ones each taking in clutter on another side of the plate.
+ONE_PLATE_SHARE = 0.2
 
 
 @dataclass
@@ -184,22 +186,31 @@ def _reading(reads: Sequence[PlateRead], text: str) -> list[PlateRead]:
     return own or list(reads)
 
 
-def _apart_in_one_frame(a: Sequence[PlateRead], b: Sequence[PlateRead]) -> bool:
-    """Did one frame show both tracks' plates at different places? Two reads of one frame whose boxes
-    overlap are one plate the detector outlined twice (a tight box and one taking in the state name
-    or a bolt), not two plates: no two plates stand at one place."""
+def _shared(x: BBox, y: BBox) -> float:
+    return x.intersection(y) / max(min(x.area, y.area), 1e-9)
+
+
+def _in_one_frame(a: Sequence[PlateRead], b: Sequence[PlateRead]) -> tuple[bool, bool]:
+    """Did one frame show both tracks' plates at different places (two plates), and did one show them
+    at one place (one plate the detector outlined twice: a tight box and one taking in the state
+    name, or two boxes each reaching past another side of the plate to a badge or a lamp)? No two
+    plates stand at one place."""
     boxes: dict[int, list[BBox]] = {}
     for y in b:
         boxes.setdefault(y.frame_index, []).append(y.box)
-    return any(x.box.iou(box) < ONE_PLATE_IOU for x in a for box in boxes.get(x.frame_index, ()))
+    shares = [_shared(x.box, box) for x in a for box in boxes.get(x.frame_index, ())]
+    return any(v < ONE_PLATE_SHARE for v in shares), any(v >= ONE_PLATE_SHARE for v in shares)
 
 
 def _mergeable(a: Sequence[PlateRead], b: Sequence[PlateRead], text_a: str, text_b: str) -> bool:
     if not texts_agree(text_a, text_b):
         return False
     a, b = _reading(a, text_a), _reading(b, text_b)
-    if _apart_in_one_frame(a, b):
+    apart, together = _in_one_frame(a, b)
+    if apart:
         return False  # seen side by side in one frame: two plates
+    if together:
+        return True  # outlined twice in one frame: one plate, wherever the two boxes' centres lie
     (a0, a1), (b0, b1) = _span(a), _span(b)
     overlap = min(a1, b1) - max(a0, b0)
     if overlap > MERGE_MAX_OVERLAP * max(min(a1 - a0, b1 - b0), 1e-6) and overlap > 0:

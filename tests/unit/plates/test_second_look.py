@@ -44,6 +44,21 @@ def test_the_plausible_read_with_most_support_wins_and_the_first_cut_leads():
     assert best_read([read(""), read("")], US) == 0
 
 
+def test_a_text_most_cuts_agree_on_outweighs_one_cut_fitting_a_format():
+    # "08E6CK" fits no US format; the wider cut dropped the E, and "086CK" fits one. The whole read
+    # has the more support, but a format-fitting read used to win over any read fitting none.
+    agreed, fitted = read("08E6CK", 0.95, 0.99, 0.85, 0.82, 1.0, 1.0), read("086CK", *(0.99,) * 5)
+    assert agreed.support > fitted.support
+    assert best_read([agreed, agreed, agreed, fitted], US) == 0  # three cuts say it: US plausible
+    assert best_read([agreed, agreed, fitted], US) == 2  # two are not enough
+    assert US.off_format_min_reads == 3
+    # Agreement makes no plate of a word (a state name) or of a region whose formats are complete.
+    word, fits = read("TEXAS"), read("TEX4512", *(0.7,) * 7)
+    assert best_read([word, word, word, fits], US) == 3
+    strict = PlateSettings(formats=(r"^[0-9]{3}[A-Z]{2}$",), off_format_reads=0)
+    assert best_read([agreed, agreed, agreed, fitted], strict) == 3
+
+
 class StillPlate:
     name = "still"
 

@@ -63,6 +63,16 @@ def test_one_plate_outlined_twice_in_a_frame_is_one_track() -> None:
     assert len(build_tracks(apart, CFG)) == 2  # the same text at two places at once: two plates
 
 
+def test_one_plate_outlined_by_two_wide_boxes_reaching_past_other_sides_is_one_track() -> None:
+    # A plate at x 610-760: one box takes in the badge on its left, the other a lamp on its right.
+    # Their centres lie over a plate width apart and they overlap little (IoU 0.12), but a third of the
+    # smaller box lies in the other: no two plates stand there.
+    left = [read("EMR7094", t=i / FPS, box=(351.0, 276.0 + i, 759.0, 358.0 + i)) for i in range(5)]
+    right = [read("EMR7094", t=i / FPS, box=(613.0, 233.0 + i, 1118.0, 388.0 + i)) for i in (2, 3, 4)]
+    tracks = build_tracks(left + right, CFG)
+    assert len(tracks) == 1 and len(tracks[0]) == 8
+
+
 def test_a_track_ends_after_the_gap_and_the_same_text_is_merged_back() -> None:
     first = [read("ABC1234", t=i / FPS, box=box(500, 400, 100)) for i in range(4)]
     later = [read("ABC1234", t=5.0 + i / FPS, box=box(900, 420, 100)) for i in range(4)]
