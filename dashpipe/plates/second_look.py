@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from dashpipe.config import PlateSettings
-from dashpipe.plates.text import is_plausible, mixes_letters_and_digits, plate_like, plate_text
+from dashpipe.plates.text import is_plausible, plate_text, plausible_or_agreed
 from dashpipe.types import BBox, OcrResult
 
 SURE_CHAR = 0.9  # a read whose characters were all read at least this surely is not looked at again
@@ -57,15 +57,9 @@ def best_read(reads: Sequence[OcrResult], cfg: PlateSettings) -> int:
     """Index of the read to keep: among the plausible ones (all, when none is), the best supported,
     the first (the detector's cut) ahead by FIRST_CUT_LEAD; earlier reads win ties. A text no format
     takes is plausible here when at least ``off_format_min_reads`` cuts read it, as a plate's voted
-    text is reported (``stages.heavy._reportable``)."""
+    text is reported (``plausible_or_agreed``)."""
     texts = [plate_text(r, cfg) if r.text else "" for r in reads]
     cuts = Counter(t for t in texts if t)
-
-    def plausible(text: str) -> bool:
-        if not text or is_plausible(text, cfg):
-            return bool(text)
-        agreed = cfg.off_format_min_reads
-        return 0 < agreed <= cuts[text] and plate_like(text, cfg) and mixes_letters_and_digits(text, cfg.fold)
-
-    candidates = [i for i, t in enumerate(texts) if plausible(t)] or list(range(len(reads)))
+    plausible = [i for i, t in enumerate(texts) if t and plausible_or_agreed(t, cuts[t], cfg)]
+    candidates = plausible or list(range(len(reads)))
     return max(candidates, key=lambda i: (reads[i].support + (FIRST_CUT_LEAD if i == 0 else 0.0), -i))

@@ -204,6 +204,16 @@ def plate_like(text: str, cfg: PlateSettings) -> bool:
     return not set(text) <= _STROKES
 
 
+def plausible_or_agreed(text: str, agreeing: int, cfg: PlateSettings) -> bool:
+    """A plausible text; or, where the region's formats cannot list every plate (``off_format_reads``:
+    US vanity and special plates), a plate-like text of letters and digits that at least that many
+    reads agree on (a plate's reads across frames, or the cuts of one doubtful read)."""
+    if is_plausible(text, cfg):
+        return True
+    needed = cfg.off_format_min_reads
+    return 0 < needed <= agreeing and plate_like(text, cfg) and mixes_letters_and_digits(text, cfg.fold)
+
+
 def mixes_letters_and_digits(text: str, fold: Mapping[str, str] | None = None) -> bool:
     """State names, slogans and dealer names are letters only, dates and phone numbers digits only. A
     glyph the region folds letters into (0 for O on US plates) counts as neither: "PR0CHEM" is a word."""

@@ -24,7 +24,7 @@ from dashpipe.overlay import in_overlay
 from dashpipe.plates.crop import crop_quality, extract_crop
 from dashpipe.plates.enhance import enhance, read_either
 from dashpipe.plates.second_look import best_read, doubtful, other_boxes
-from dashpipe.plates.text import is_plausible, mixes_letters_and_digits, plate_like, plate_text
+from dashpipe.plates.text import plate_text, plausible_or_agreed
 from dashpipe.plates.track import build_tracks
 from dashpipe.plates.vote import VoteResult, vote
 from dashpipe.plates.watchlist import match_watchlist
@@ -326,16 +326,8 @@ def _alerts(text: str, sighting: PlateSighting, watchlist: Sequence[WatchlistEnt
 
 
 def _reportable(voted: VoteResult, cfg: PlateSettings) -> bool:
-    """A plausible text; or, where the region's formats cannot list every plate (``off_format_reads``),
-    a plate-like text of letters and digits that enough of the plate's reads say."""
-    if is_plausible(voted.text, cfg):
-        return True
-    return (
-        cfg.off_format_min_reads > 0
-        and voted.backing >= cfg.off_format_min_reads
-        and plate_like(voted.text, cfg)
-        and mixes_letters_and_digits(voted.text, cfg.fold)
-    )
+    """A plausible text, or one enough of the plate's reads say (``plausible_or_agreed``)."""
+    return plausible_or_agreed(voted.text, voted.backing, cfg)
 
 
 def sightings_from_reads(

@@ -87,7 +87,8 @@ def test_real_crops_read_exactly(reader: RapidOcrReader) -> None:
     if not CROPS.exists():
         pytest.skip(f"real data not found at {CROPS} (the shared data folder sits beside the repo)")
     got = [r.text for r in reader.read(real_crops(REAL))]
-    assert got == [crop_truth()[name] for name in REAL]
+    truth = crop_truth()
+    assert got == [truth[name] for name in REAL]
 
 
 def test_missing_model_names_the_file_and_the_setting(tmp_path: Path) -> None:
@@ -346,7 +347,8 @@ def test_unsure_reads_get_the_second_network_and_the_surer_read_is_kept(reader: 
         assert g == (o if o is not None and o.confidence > a.confidence else a)
     assert got[0].text == "KTE268" and got[0] == alone[0]  # a clear plate costs one network only
     if CROPS.exists():
-        wins = [crop_truth()[name] for name in SECOND_WINS]
+        truth = crop_truth()
+        wins = [truth[name] for name in SECOND_WINS]
         assert [r.text for r in got[-len(SECOND_WINS) :]] == wins
         assert [r.text for r in alone[-len(SECOND_WINS) :]] != wins
 
