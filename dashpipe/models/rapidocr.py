@@ -29,7 +29,7 @@ import numpy as np
 
 from dashpipe.config import RapidOcrConfig
 from dashpipe.models.base import BackendUnavailable
-from dashpipe.plates.band import TextBand, find_band, is_foreign_char
+from dashpipe.plates.band import TextBand, eroded_band, find_band, is_foreign_char
 from dashpipe.plates.text import ALNUM
 from dashpipe.types import OcrResult
 
@@ -291,11 +291,19 @@ class RapidOcrReader:
     ) -> dict[int, OcrResult]:
         results = self._read_lines(network, {i: _line_of(im, bands[i], BAND_MARGIN) for i, im in images.items()})
         # Unsure reads get a second look with the row cut tighter and looser: a slogan touching the
-        # row or a character's top cut off is what usually makes the reader hesitate.
-        retry = [i for i, r in results.items() if bands[i] is not None and r.doubtful and _worth_retry(r.result)]
-        for margin in RETRY_MARGINS if retry else ():
-            again = self._read_lines(network, {i: _line_of(images[i], bands[i], margin) for i in retry})
-            for i, r in again.items():
+        # row or a character's top cut off is what usually makes the reader hesitate. And at the row
+        # found with thin links cut, where that lies elsewhere: characters glued to a dark frame leave
+        # the frame's uprights to pass for the row (``band.eroded_band``).
+        retry = {
+            i: band
+            for i, r in results.items()
+            if (band := bands[i]) is not None and r.doubtful and _worth_retry(r.result)
+        }
+        others = {i: other for i, band in retry.items() if (other := eroded_band(images[i], band)) is not None}
+        retries = [{i: _line_of(images[i], band, margin) for i, band in retry.items()} for margin in RETRY_MARGINS]
+        retries.append({i: _line_of(images[i], band, BAND_MARGIN) for i, band in others.items()})
+        for lines in retries:
+            for i, r in self._read_lines(network, lines).items():
                 if r.result.support > results[i].result.support:
                     results[i] = r
         return {i: r.result for i, r in results.items()}

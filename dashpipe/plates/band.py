@@ -7,6 +7,11 @@ only that row, and characters it reports that sit on something much smaller (sta
 characters) or beyond the row's ends are dropped. Ink taller than the row at the row's ends is no
 sign of an emblem: on photos it is mostly the plate's frame or the bumper, glued to a real end
 character.
+
+Blobs are first taken as thresholded and, only when no row turns up there, after an erosion that
+cuts thin links. Where the characters touch a dark frame, the unbroken mask can offer the frame's
+own uprights as a row while the glued characters fail the shape test: ``eroded_band`` gives the
+row found after the erosion, for a reader to try when its read of the first row is in doubt.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ class TextBand:
     x2: float
     blobs: tuple[Blob, ...]  # every blob of the row's polarity (evidence for the character filter)
     crop_width: int
+    eroded: bool = False  # found on the mask with thin links cut
 
     @property
     def height(self) -> float:
@@ -103,16 +109,40 @@ def _best_row(small: np.ndarray, erode: bool) -> tuple[list[Blob], list[Blob]] |
 
 def find_band(crop: np.ndarray) -> TextBand | None:
     """The row of the tallest characters, or None when no two blobs look like characters of one row."""
+    small = _analysed(crop)
+    if small is None:
+        return None
+    return _band(small, crop.shape[:2], erode=False) or _band(small, crop.shape[:2], erode=True)
+
+
+def eroded_band(crop: np.ndarray, first: TextBand) -> TextBand | None:
+    """The row found after cutting thin links, when ``first`` was found without the cut and this
+    row lies elsewhere (its top or bottom SAME_ROW row heights or more away); else None."""
+    small = None if first.eroded else _analysed(crop)
+    other = None if small is None else _band(small, crop.shape[:2], erode=True)
+    if other is None:
+        return None
+    apart = max(abs(other.y1 - first.y1), abs(other.y2 - first.y2))
+    return other if apart >= SAME_ROW * first.height else None
+
+
+def _analysed(crop: np.ndarray) -> np.ndarray | None:
+    """The crop in grey at ANALYSIS_HEIGHT, or None when too small to hold a row."""
     gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
     h0, w0 = gray.shape[:2]
     if h0 < 8 or w0 < 8:
         return None
     scale = ANALYSIS_HEIGHT / h0
-    small = cv2.resize(gray, (max(8, round(w0 * scale)), ANALYSIS_HEIGHT), interpolation=cv2.INTER_AREA)
-    found = _best_row(small, erode=False) or _best_row(small, erode=True)
+    return cv2.resize(gray, (max(8, round(w0 * scale)), ANALYSIS_HEIGHT), interpolation=cv2.INTER_AREA)
+
+
+def _band(small: np.ndarray, crop_shape: tuple[int, ...], erode: bool) -> TextBand | None:
+    """The best row of ``small`` (the crop at ANALYSIS_HEIGHT), in crop pixels."""
+    found = _best_row(small, erode)
     if found is None:
         return None
     row, blobs = found
+    scale = ANALYSIS_HEIGHT / crop_shape[0]
     y1 = float(np.median([b[1] for b in row]))
     y2 = float(np.median([b[1] + b[3] for b in row]))
     h = y2 - y1
@@ -130,7 +160,7 @@ def find_band(crop: np.ndarray) -> TextBand | None:
         (round(x / scale), round(y / scale), max(1, round(w / scale)), max(1, round(bh / scale)))
         for x, y, w, bh in blobs
     )
-    return TextBand(y1=y1 / scale, y2=y2 / scale, x1=x1, x2=x2, blobs=back, crop_width=w0)
+    return TextBand(y1=y1 / scale, y2=y2 / scale, x1=x1, x2=x2, blobs=back, crop_width=crop_shape[1], eroded=erode)
 
 
 def is_foreign_char(band: TextBand, x_centre: float, confidence: float, at_edge: bool) -> bool:

@@ -36,6 +36,20 @@ def rendered_plate(text: str) -> np.ndarray:
     return img
 
 
+def plate_glued_to_its_frame() -> np.ndarray:
+    """A white plate in a dark frame, its characters joined to the frame by a thin dark line, beside
+    the tall dark uprights of the plate's recess: unbroken, the characters and frame are one blob and
+    the uprights the only row of character-like ink."""
+    img = np.full((120, 480, 3), 190, np.uint8)  # the car's paint
+    for x in (10, 40, 450):
+        cv2.rectangle(img, (x, 0), (x + 18, 70), (30, 30, 30), -1)
+    cv2.rectangle(img, (76, 8), (436, 114), (25, 25, 25), -1)  # the frame ...
+    cv2.rectangle(img, (88, 28), (424, 106), (235, 235, 235), -1)  # ... round the plate
+    cv2.putText(img, "6MWF778", (96, 98), cv2.FONT_HERSHEY_SIMPLEX, 2.2, (25, 25, 25), 7, cv2.LINE_AA)
+    cv2.line(img, (88, 56), (424, 56), (25, 25, 25), 1)  # across the characters' tops, end to end
+    return img
+
+
 def crop_truth() -> dict[str, str]:
     """File name -> plate text of the real crops."""
     return {row[0]: row[2] for row in csv.reader((CROPS / "groundtruth.csv").read_text().splitlines())}
@@ -89,6 +103,12 @@ def test_real_crops_read_exactly(reader: RapidOcrReader) -> None:
     got = [r.text for r in reader.read(real_crops(REAL))]
     truth = crop_truth()
     assert got == [truth[name] for name in REAL]
+
+
+def test_a_doubtful_read_is_read_again_on_the_row_found_with_thin_links_cut(reader: RapidOcrReader) -> None:
+    """The unbroken mask offers the recess's uprights as the row, which cuts the characters in half;
+    the read there is unsure, and the row found after the erosion reads the plate."""
+    assert reader.read([plate_glued_to_its_frame()])[0].text == "6MWF778"
 
 
 def test_missing_model_names_the_file_and_the_setting(tmp_path: Path) -> None:

@@ -3,7 +3,8 @@
 import cv2
 import numpy as np
 
-from dashpipe.plates.band import find_band, is_foreign_char
+from dashpipe.plates.band import eroded_band, find_band, is_foreign_char
+from tests.unit.test_ocr_backends import plate_glued_to_its_frame
 
 
 def plate_with_stacked_marks() -> np.ndarray:
@@ -62,3 +63,21 @@ def test_a_sure_character_on_broken_ink_stays_in_the_number() -> None:
     assert band is not None
     assert is_foreign_char(band, 30.0, 0.95, at_edge=False)  # short ink, the reader unsure: a stacked mark
     assert not is_foreign_char(band, 30.0, 0.995, at_edge=False)  # short ink, the reader sure: a character
+
+
+def test_characters_glued_to_the_frame_are_found_as_a_row_once_thin_links_are_cut() -> None:
+    img = plate_glued_to_its_frame()
+    first = find_band(img)
+    assert first is not None and not first.eroded
+    assert first.y2 < 75  # the recess's uprights (0..70), not the characters (about 55..98)
+    other = eroded_band(img, first)
+    assert other is not None and other.eroded
+    assert 50 <= other.y1 <= 60 and 92 <= other.y2 <= 102
+    assert 90 <= other.x1 <= 110 and 390 <= other.x2 <= 410  # the characters, not the uprights at 10..468
+    assert eroded_band(img, other) is None  # found with the cut already: nothing else to offer
+
+
+def test_no_other_row_where_the_cut_finds_the_same_one() -> None:
+    band = find_band(plate_with_stacked_marks())
+    assert band is not None and not band.eroded
+    assert eroded_band(plate_with_stacked_marks(), band) is None
