@@ -8,8 +8,10 @@ reader was unsure of) is read again from the box widened, narrowed and made tall
 plausible read with the most support (``OcrResult.support``) wins. Where a region's formats cannot
 list every plate (``off_format_reads``: US vanity and special plates), a text that enough of the cuts
 read alike counts as plausible too: one cut's read that fits a format by dropping or adding a
-character does not outvote the others agreeing on the plate as it stands. Sure reads, the great
-majority, cost nothing more.
+character does not outvote the others agreeing on the plate as it stands. Nor does one cut's read
+that adds end characters read unsurely to a text more cuts agree on: the wider cut takes in the
+plate's frame and bolts, which the reader turns into an unsure "1" or "I", while a character the box
+had cut away is read as surely as the rest. Sure reads, the great majority, cost nothing more.
 """
 
 from __future__ import annotations
@@ -57,9 +59,31 @@ def best_read(reads: Sequence[OcrResult], cfg: PlateSettings) -> int:
     """Index of the read to keep: among the plausible ones (all, when none is), the best supported,
     the first (the detector's cut) ahead by FIRST_CUT_LEAD; earlier reads win ties. A text no format
     takes is plausible here when at least ``off_format_min_reads`` cuts read it, as a plate's voted
-    text is reported (``plausible_or_agreed``)."""
+    text is reported (``plausible_or_agreed``). A text that only adds unsure end characters to one
+    more cuts read is left out."""
     texts = [plate_text(r, cfg) if r.text else "" for r in reads]
     cuts = Counter(t for t in texts if t)
     plausible = [i for i, t in enumerate(texts) if t and plausible_or_agreed(t, cuts[t], cfg)]
     candidates = plausible or list(range(len(reads)))
+    texts_kept = {texts[i] for i in candidates}
+    kept = [
+        i
+        for i in candidates
+        if not any(cuts[t] > cuts[texts[i]] and _unsure_end(reads[i], texts[i], t) for t in texts_kept)
+    ]
+    candidates = kept or candidates
     return max(candidates, key=lambda i: (reads[i].support + (FIRST_CUT_LEAD if i == 0 else 0.0), -i))
+
+
+def _unsure_end(read: OcrResult, text: str, shorter: str) -> bool:
+    """Whether ``text`` (``read`` as the region's formats have it) is ``shorter`` with characters added
+    at one end, each read with less than SURE_CHAR."""
+    confs = read.char_confidences
+    extra = len(text) - len(shorter)
+    if extra < 1 or len(shorter) < MIN_CHARS or len(confs) != len(text):
+        return False
+    if text.startswith(shorter):
+        return max(confs[len(shorter) :]) < SURE_CHAR
+    if text.endswith(shorter):
+        return max(confs[:extra]) < SURE_CHAR
+    return False

@@ -59,6 +59,19 @@ def test_a_text_most_cuts_agree_on_outweighs_one_cut_fitting_a_format():
     assert best_read([agreed, agreed, agreed, fitted], strict) == 3
 
 
+def test_an_unsure_end_character_only_one_cut_adds_to_what_more_cuts_agree_on_is_left_out():
+    # A plate in a frame: the wider cut takes in the frame's edge as an unsure "1". One character more
+    # gives that read the more support, but the three other cuts agree on the plate without it.
+    whole, framed = read("YBW23"), read("YBW231", 0.99, 0.99, 0.99, 0.99, 0.99, 0.89)
+    assert framed.support > whole.support
+    assert best_read([whole, framed, whole, whole], US) == 0
+    assert best_read([whole, read("1YBW23", 0.8, *(0.99,) * 5), whole, whole], US) == 0  # at the start too
+    # Read surely, the end character is one the detector's box had cut away.
+    assert best_read([whole, read("YBW231"), whole, whole], US) == 1
+    # One cut against one: support decides, as before.
+    assert best_read([whole, framed], US) == 1
+
+
 class StillPlate:
     name = "still"
 
