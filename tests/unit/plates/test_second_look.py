@@ -65,7 +65,10 @@ def test_an_unsure_end_character_only_one_cut_adds_to_what_more_cuts_agree_on_is
     whole, framed = read("YBW23"), read("YBW231", 0.99, 0.99, 0.99, 0.99, 0.99, 0.89)
     assert framed.support > whole.support
     assert best_read([whole, framed, whole, whole], US) == 0
-    assert best_read([whole, read("1YBW23", 0.8, *(0.99,) * 5), whole, whole], US) == 0  # at the start too
+    # At the start too, both texts fitting a US format.
+    plate, with_bolt = read("ABC123"), read("1ABC123", 0.8, *(0.99,) * 6)
+    assert best_read([plate, with_bolt, plate, plate], US) == 0
+    assert best_read([plate, with_bolt], US) == 1
     # Read surely, the end character is one the detector's box had cut away.
     assert best_read([whole, read("YBW231"), whole, whole], US) == 1
     # One cut against one: support decides, as before.
