@@ -264,10 +264,11 @@ class RapidOcrReader:
         first, *second = self._load()
         images = {i: _bgr(c) for i, c in enumerate(crops) if c.size}
         bands = {i: find_band(im) for i, im in images.items()}
-        results = self._read_with(first, images, bands)
+        others: dict[int, TextBand | None] = {}  # rows found with thin links cut, once per retried crop
+        results = self._read_with(first, images, bands, others)
         unsure = [i for i, r in results.items() if self.second_reads(r)]
         for network in second if unsure else ():
-            again = self._read_with(network, {i: images[i] for i in unsure}, bands)
+            again = self._read_with(network, {i: images[i] for i in unsure}, bands, others)
             for i, r in again.items():
                 if r.confidence > results[i].confidence:
                     results[i] = r
@@ -287,8 +288,14 @@ class RapidOcrReader:
         )
 
     def _read_with(
-        self, network: _Network, images: dict[int, np.ndarray], bands: dict[int, TextBand | None]
+        self,
+        network: _Network,
+        images: dict[int, np.ndarray],
+        bands: dict[int, TextBand | None],
+        others: dict[int, TextBand | None],
     ) -> dict[int, OcrResult]:
+        """``others`` holds each retried crop's row found with thin links cut; filled here on first need
+        and shared between the networks, which retry the same crops."""
         results = self._read_lines(network, {i: _line_of(im, bands[i], BAND_MARGIN) for i, im in images.items()})
         # Unsure reads get a second look with the row cut tighter and looser: a slogan touching the
         # row or a character's top cut off is what usually makes the reader hesitate. And at the row
@@ -299,9 +306,11 @@ class RapidOcrReader:
             for i, r in results.items()
             if (band := bands[i]) is not None and r.doubtful and _worth_retry(r.result)
         }
-        others = {i: other for i, band in retry.items() if (other := eroded_band(images[i], band)) is not None}
+        for i, band in retry.items():
+            if i not in others:
+                others[i] = eroded_band(images[i], band)
         retries = [{i: _line_of(images[i], band, margin) for i, band in retry.items()} for margin in RETRY_MARGINS]
-        retries.append({i: _line_of(images[i], band, BAND_MARGIN) for i, band in others.items()})
+        retries.append({i: _line_of(images[i], other, BAND_MARGIN) for i in retry if (other := others[i]) is not None})
         for lines in retries:
             for i, r in self._read_lines(network, lines).items():
                 if r.result.support > results[i].result.support:

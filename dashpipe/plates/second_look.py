@@ -65,11 +65,11 @@ def best_read(reads: Sequence[OcrResult], cfg: PlateSettings) -> int:
     cuts = Counter(t for t in texts if t)
     plausible = [i for i, t in enumerate(texts) if t and plausible_or_agreed(t, cuts[t], cfg)]
     candidates = plausible or list(range(len(reads)))
-    texts_kept = {texts[i] for i in candidates}
+    candidate_texts = {texts[i] for i in candidates}
     kept = [
         i
         for i in candidates
-        if not any(cuts[t] > cuts[texts[i]] and _unsure_end(reads[i], texts[i], t) for t in texts_kept)
+        if not any(cuts[t] > cuts[texts[i]] and _unsure_end(reads[i], texts[i], t) for t in candidate_texts)
     ]
     candidates = kept or candidates
     return max(candidates, key=lambda i: (reads[i].support + (FIRST_CUT_LEAD if i == 0 else 0.0), -i))
