@@ -262,6 +262,13 @@ class PlateSettings(Section):
         description="... unless one read of at least 5 characters is this sure (every character nearly so); "
         "1.0 turns lone reads off.",
     )
+    look_back_frames: int = Field(
+        3,
+        ge=0,
+        le=15,
+        description="A sure read near the picture's side, with no other read of its text, is looked for again "
+        "in this many frames decoded just before it (a car passing close by gives one kept frame); 0 turns it off.",
+    )
     track_max_gap_s: float = Field(1.5, gt=0.0, description="A track ends when unseen this long.")
     enhance: bool = Field(
         True,

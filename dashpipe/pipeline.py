@@ -23,7 +23,15 @@ from dashpipe.stages.archive import report_entry, rows_for
 from dashpipe.stages.preprocess import select_frames
 from dashpipe.storage import atomic_write, move_file, video_id_for
 from dashpipe.types import HeavyResult, PreprocessResult, VideoJob
-from dashpipe.video import BackgroundWriter, BadVideo, SmallVideoWriter, iter_lowres, probe, read_frames
+from dashpipe.video import (
+    BackgroundWriter,
+    BadVideo,
+    FullFrame,
+    SmallVideoWriter,
+    iter_lowres,
+    probe,
+    read_frames,
+)
 
 log = logging.getLogger("dashpipe")
 
@@ -135,14 +143,15 @@ def heavy_job(rt: Runtime, job: VideoJob, progress: Progress = _noop) -> VideoJo
     def on_frame(index: int, pts_s: float, frame: Any) -> None:  # on the decoding thread
         writer.add(pts_s, frame)
 
-    def told(frames: Generator[tuple[int, float, Any], None, None]) -> Generator[tuple[int, float, Any], None, None]:
+    def told(frames: Generator[FullFrame, None, None]) -> Generator[FullFrame, None, None]:
         """Progress on this thread: up to the frame being read (decoding runs a few frames ahead)."""
         with closing(frames):
             for item in frames:
-                progress(item[0] + 1, total)
+                progress(item.index + 1, total)
                 yield item
 
-    frames = told(read_frames(source, [f.index for f in pre.selected], on_frame=on_frame))
+    wanted = [f.index for f in pre.selected]
+    frames = told(read_frames(source, wanted, on_frame=on_frame, before=rt.settings.plates.look_back_frames))
     try:
         result, crops = analyse_video(
             pre,

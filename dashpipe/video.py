@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -231,34 +232,78 @@ def _decode_luma(path: Path, skip_deblocking: bool) -> Iterator[tuple[int, float
         yield index, pts_s, frame, _full_luma(frame)
 
 
+@dataclass(frozen=True, slots=True)
+class EarlierFrame:
+    """A decoded frame kept for a while: ``planar_bgr`` turns it into a picture on any thread."""
+
+    index: int
+    pts_s: float
+    frame: av.VideoFrame
+
+
+@dataclass(frozen=True, slots=True)
+class FullFrame:
+    """A wanted frame in BGR at full resolution, and the frames decoded just before it, oldest first."""
+
+    index: int
+    pts_s: float
+    image: np.ndarray
+    before: tuple[EarlierFrame, ...] = ()
+
+
 def read_frames(
     path: Path,
     wanted: Iterable[int],
     on_frame: Callable[[int, float, av.VideoFrame], None] | None = None,
     depth: int = 4,
-) -> Generator[tuple[int, float, np.ndarray], None, None]:
+    before: int = 0,
+) -> Generator[FullFrame, None, None]:
     """Full-resolution BGR of the ``wanted`` frame indices, in one decode pass.
 
     ``on_frame`` sees every decoded frame (the archive video writer rides on the same pass); it is
     called on the decoding thread. Decoding runs up to ``depth`` wanted frames ahead of the caller
     (``read_ahead``): reading plates in a frame takes as long as decoding the next few, and without
-    it the decoder's threads would wait for the reader and the reader for the decoder.
+    it the decoder's threads would wait for the reader and the reader for the decoder. Each wanted
+    frame comes with up to ``before`` frames decoded just before it, undecoded into pictures until
+    someone asks (``planar_bgr``), so a second look at a moment costs no second decode.
     """
-    with closing(read_ahead(_wanted_frames(path, set(wanted), on_frame), depth=depth, name="decode")) as frames:
-        yield from frames
+    frames = _wanted_frames(path, set(wanted), on_frame, before)
+    with closing(read_ahead(frames, depth=depth, name="decode")) as ahead:
+        yield from ahead
 
 
 def _wanted_frames(
-    path: Path, todo: set[int], on_frame: Callable[[int, float, av.VideoFrame], None] | None
-) -> Iterator[tuple[int, float, np.ndarray]]:
+    path: Path, todo: set[int], on_frame: Callable[[int, float, av.VideoFrame], None] | None, before: int
+) -> Iterator[FullFrame]:
     last = max(todo) if todo else -1
+    recent: deque[EarlierFrame] = deque(maxlen=max(before, 1))
     for index, pts_s, frame in _decode(path):
         if on_frame is not None:
             on_frame(index, pts_s, frame)
         if index in todo:
-            yield index, pts_s, frame.to_ndarray(format="bgr24")
+            yield FullFrame(index, pts_s, frame.to_ndarray(format="bgr24"), tuple(recent) if before else ())
         elif on_frame is None and index > last:
             return
+        if before:
+            recent.append(EarlierFrame(index, pts_s, frame))
+
+
+def planar_bgr(frame: av.VideoFrame) -> np.ndarray | None:
+    """BGR of an 8-bit 4:2:0 frame from its planes by OpenCV, None for other pixel formats.
+
+    Unlike ``to_ndarray`` this leaves libswscale out, so it is safe on a thread other than the
+    decoder's (see BackgroundWriter). OpenCV assumes BT.601 video range, as libswscale does for
+    these frames unless told otherwise; full-range (yuvj) frames come out a little more contrasty.
+    """
+    w, h = frame.width, frame.height
+    if frame.format.name not in ("yuv420p", "yuvj420p") or w % 2 or h % 2:
+        return None
+    i420 = np.empty(w * h * 3 // 2, np.uint8)
+    quarter = w * h // 4
+    i420[: w * h].reshape(h, w)[:] = _plane(frame, 0)
+    i420[w * h : w * h + quarter].reshape(h // 2, w // 2)[:] = _plane(frame, 1)
+    i420[w * h + quarter :].reshape(h // 2, w // 2)[:] = _plane(frame, 2)
+    return cv2.cvtColor(i420.reshape(h * 3 // 2, w), cv2.COLOR_YUV2BGR_I420)
 
 
 class SmallVideoWriter:

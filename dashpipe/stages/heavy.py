@@ -8,7 +8,7 @@ Crops of every read are kept as JPEG bytes only until the best of each plate is 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -24,7 +24,7 @@ from dashpipe.overlay import in_overlay
 from dashpipe.plates.crop import crop_quality, extract_crop
 from dashpipe.plates.enhance import enhance, read_either
 from dashpipe.plates.second_look import best_read, doubtful, other_boxes
-from dashpipe.plates.text import plate_text, plausible_or_agreed
+from dashpipe.plates.text import fold_glyphs, plate_text, plausible_or_agreed
 from dashpipe.plates.track import build_tracks
 from dashpipe.plates.vote import VoteResult, vote
 from dashpipe.plates.watchlist import match_watchlist
@@ -39,6 +39,7 @@ from dashpipe.types import (
     Region,
     SelectedFrame,
 )
+from dashpipe.video import EarlierFrame, FullFrame, planar_bgr
 
 log = logging.getLogger("dashpipe")
 
@@ -51,6 +52,11 @@ SURE_ALONE_SIDE_HEIGHTS = 3.0  # ... and whose box is at least this many box hei
 # one holds glyphs of 8 px or less, which the reader scales up to its 48 px lines and guesses at (a receding plate
 # read once at 10 px, its right part "482TG" as "402TG", was reported as a plate of its own).
 SURE_ALONE_MIN_HEIGHT_PX = 16.0
+# A sure read near the sides is looked for again in the frames decoded just before it (``look_back``),
+# in a window this many of its box widths wider on each side (a car passing close by moves about half
+# its plate's width a frame), unless its text was read less than LOOK_BACK_RECENT_S before.
+LOOK_BACK_REACH = 1.0
+LOOK_BACK_RECENT_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,23 +242,98 @@ def drop_nested(reads: Sequence[PlateRead], cfg: PlateSettings) -> list[PlateRea
 
 def read_plates(
     pre: PreprocessResult,
-    frames: Iterable[tuple[int, float, np.ndarray]],
+    frames: Iterable[FullFrame],
     detector: Detector,
     reader: PlateReader,
     cfg: PlateSettings,
 ) -> FrameReads:
+    """Reads of the kept frames, and of the frames just before one where a sure read near the
+    picture's side needs them (``look_back``; frames come with those when ``read_frames`` keeps them)."""
     by_index = {f.index: f for f in pre.selected}
     reads: list[PlateRead] = []
     crops: dict[PlateRead, bytes] = {}
     chains: list[_Chain] = []
-    for index, _pts, image in frames:
-        frame = by_index.get(index)
+    last_read: dict[str, float] = {}  # folded text -> time of its latest read
+    for item in frames:
+        frame = by_index.get(item.index)
         if frame is None:
             continue
-        got = read_frame(image, frame, detector, reader, cfg, chains, pre.overlays)
+        got = read_frame(item.image, frame, detector, reader, cfg, chains, pre.overlays)
+        width = item.image.shape[1]
+        for read in got.reads:
+            text = fold_glyphs(read.text, cfg.fold)
+            recent = read.t_s - last_read.get(text, -LOOK_BACK_RECENT_S - 1.0) <= LOOK_BACK_RECENT_S
+            at_side = read.clipped or not _clear_of_sides(read, width)
+            if item.before and not recent and at_side and _sure(read, cfg):
+                back = look_back(read, item.before, frame, by_index, detector, reader, cfg, pre.overlays)
+                reads.extend(back.reads)
+                crops.update(back.crops)
+            last_read[text] = read.t_s
         reads.extend(got.reads)
         crops.update(got.crops)
     return FrameReads(reads, crops)
+
+
+def look_back(
+    read: PlateRead,
+    earlier: Sequence[EarlierFrame],
+    frame: SelectedFrame,
+    skip: Container[int],
+    detector: Detector,
+    reader: PlateReader,
+    cfg: PlateSettings,
+    overlays: Sequence[BBox] = (),
+) -> FrameReads:
+    """Reads of ``read``'s text in the frames just before it, nearest first, while each finds it.
+
+    A sure read near the picture's side cannot stand alone: it may be of a plate partly out of view
+    (``_sure_alone``). But a car passing close by is in view for well under a second and may give
+    that one read only. The frames decoded just before show the plate again, further in when it was
+    leaving the picture; a read there of the same text is the second read it needs. A plate entering
+    the picture shows less of itself there, reads otherwise, and so stays alone. Frames in ``skip``
+    (kept frames, read anyway) are passed over.
+    """
+    found = FrameReads([], {})
+    text = fold_glyphs(read.text, cfg.fold)
+    box = read.box
+    for before in reversed(earlier):
+        if before.index in skip:
+            continue
+        image = planar_bgr(before.frame)
+        if image is None:
+            break
+        height, width = image.shape[:2]
+        reach = LOOK_BACK_REACH * box.width
+        hint = BBox(x1=box.x1 - reach, y1=box.y1, x2=box.x2 + reach, y2=box.y2).clip(float(width), float(height))
+        regions = (Region(label="plate", box=hint, score=1.0),)
+        here = frame.model_copy(update={"index": before.index, "pts_s": round(before.pts_s, 4), "regions": regions})
+        got = read_frame(image, here, detector, reader, cfg, None, overlays)
+        same = [r for r in got.reads if fold_glyphs(r.text, cfg.fold) == text]
+        if not same:
+            break
+        best = max(same, key=lambda r: r.confidence)
+        found.reads.append(best)
+        if best in got.crops:
+            found.crops[best] = got.crops[best]
+        box = best.box
+    return found
+
+
+def _sure(r: PlateRead, cfg: PlateSettings) -> bool:
+    """One read clear enough to stand for a plate alone, wherever it is in the picture (cut off by its
+    edge or not)."""
+    return (
+        r.ocr
+        and len(r.text) >= SURE_ALONE_CHARS
+        and r.confidence >= cfg.single_read_confidence
+        and min(r.char_confidences, default=0.0) >= cfg.single_read_confidence - SURE_ALONE_CHAR_SLACK
+        and r.box.height >= SURE_ALONE_MIN_HEIGHT_PX
+    )
+
+
+def _clear_of_sides(r: PlateRead, frame_width: int) -> bool:
+    margin = SURE_ALONE_SIDE_HEIGHTS * r.box.height
+    return r.box.x1 >= margin and r.box.x2 <= frame_width - margin
 
 
 def _sure_alone(track: Sequence[PlateRead], cfg: PlateSettings, frame_width: int) -> bool:
@@ -262,20 +343,7 @@ def _sure_alone(track: Sequence[PlateRead], cfg: PlateSettings, frame_width: int
     gap of a two-part plate (a dash, an emblem) can end its box well inside the picture. Not tiny: with
     more reads a guess on a tiny plate is outvoted, alone it would be the plate.
     """
-
-    def clear_of_sides(r: PlateRead) -> bool:
-        margin = SURE_ALONE_SIDE_HEIGHTS * r.box.height
-        return r.box.x1 >= margin and r.box.x2 <= frame_width - margin
-
-    return any(
-        len(r.text) >= SURE_ALONE_CHARS
-        and r.confidence >= cfg.single_read_confidence
-        and min(r.char_confidences, default=0.0) >= cfg.single_read_confidence - SURE_ALONE_CHAR_SLACK
-        and r.box.height >= SURE_ALONE_MIN_HEIGHT_PX
-        and clear_of_sides(r)
-        for r in track
-        if r.ocr and not r.clipped
-    )
+    return any(_sure(r, cfg) and not r.clipped and _clear_of_sides(r, frame_width) for r in track)
 
 
 class TextCheck(Protocol):
@@ -397,7 +465,7 @@ def sightings_from_reads(
 
 def analyse_video(
     pre: PreprocessResult,
-    frames: Iterable[tuple[int, float, np.ndarray]],
+    frames: Iterable[FullFrame],
     *,
     detector: Detector,
     reader: PlateReader,

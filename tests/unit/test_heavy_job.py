@@ -26,7 +26,7 @@ def test_a_failing_analysis_stops_the_decoding_thread_and_the_writer(tmp_path: P
     consumed: list[int] = []
 
     def failing(pre: Any, frames: Any, **_: Any) -> Any:
-        consumed.append(next(frames)[0])  # the decoding thread is running, frames are queued ahead
+        consumed.append(next(frames).index)  # the decoding thread is running, frames are queued ahead
         raise RuntimeError("the plate model crashed")
 
     monkeypatch.setattr(heavy, "analyse_video", failing)

@@ -53,8 +53,8 @@ def test_read_frames_one_pass_and_small_video(tmp_path):
     small = SmallVideoWriter(tmp_path / "s.mp4", 160, 320, 240, 25.0, 30)
     got = list(read_frames(clip, [3, 7], on_frame=lambda i, t, f: small.add(t, f)))
     small.close()
-    assert [g[0] for g in got] == [3, 7]
-    assert got[0][2].shape == (240, 320, 3)
+    assert [g.index for g in got] == [3, 7]
+    assert got[0].image.shape == (240, 320, 3)
     info = probe(tmp_path / "s.mp4")
     assert (info.width, info.height, info.frames_total) == (160, 120, 20)
 
@@ -73,7 +73,7 @@ def test_read_frames_decodes_ahead_on_its_own_thread_and_stops_when_closed(tmp_p
     frames = read_frames(clip, [2, 5, 9], on_frame=on_frame, depth=1)
     first = next(frames)
     frames.close()  # the caller stops early: the decoding thread ends, nothing hangs
-    assert first[0] == 2
+    assert first.index == 2
     assert threads and threading.get_ident() not in threads
     assert len(seen) < 20
 
@@ -148,7 +148,7 @@ def test_background_writer_keeps_every_frame_and_its_colours(tmp_path):
     writer.stop()  # safe after close
     info = probe(tmp_path / "small.mp4")
     assert (info.width, info.height, info.frames_total) == (160, 120, 30)
-    got = [img for _i, _t, img in read_frames(tmp_path / "small.mp4", [0, 1])]
+    got = [f.image for f in read_frames(tmp_path / "small.mp4", [0, 1])]
     left, right0, right1 = got[0][60, 30], got[0][60, 130], got[1][60, 130]
     assert left[2] > 180 and left[0] < 60  # still red
     assert right0[1] > 150 and right0[2] < 80  # green
