@@ -264,8 +264,9 @@ def read_frames(
     called on the decoding thread. Decoding runs up to ``depth`` wanted frames ahead of the caller
     (``read_ahead``): reading plates in a frame takes as long as decoding the next few, and without
     it the decoder's threads would wait for the reader and the reader for the decoder. Each wanted
-    frame comes with up to ``before`` frames decoded just before it, undecoded into pictures until
-    someone asks (``planar_bgr``), so a second look at a moment costs no second decode.
+    frame comes with up to ``before`` frames decoded just before it, kept as the decoder gave them
+    and turned into pictures only when asked (``planar_bgr``): a second look at a moment then costs
+    no second decode.
     """
     frames = _wanted_frames(path, set(wanted), on_frame, before)
     with closing(read_ahead(frames, depth=depth, name="decode")) as ahead:

@@ -262,7 +262,8 @@ def read_plates(
         width = item.image.shape[1]
         for read in got.reads:
             text = fold_glyphs(read.text, cfg.fold)
-            recent = read.t_s - last_read.get(text, -LOOK_BACK_RECENT_S - 1.0) <= LOOK_BACK_RECENT_S
+            previous = last_read.get(text)
+            recent = previous is not None and read.t_s - previous <= LOOK_BACK_RECENT_S
             at_side = read.clipped or not _clear_of_sides(read, width)
             if item.before and not recent and at_side and _sure(read, cfg):
                 back = look_back(read, item.before, frame, by_index, detector, reader, cfg, pre.overlays)
