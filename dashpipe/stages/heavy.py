@@ -39,7 +39,7 @@ from dashpipe.types import (
     Region,
     SelectedFrame,
 )
-from dashpipe.video import EarlierFrame, FullFrame, planar_bgr
+from dashpipe.video import FullFrame, planar_bgr
 
 log = logging.getLogger("dashpipe")
 
@@ -54,9 +54,12 @@ SURE_ALONE_SIDE_HEIGHTS = 3.0  # ... and whose box is at least this many box hei
 SURE_ALONE_MIN_HEIGHT_PX = 16.0
 # A sure read near the sides is looked for again in the frames decoded just before it (``look_back``),
 # in a window this many of its box widths wider on each side (a car passing close by moves about half
-# its plate's width a frame), unless its text was read less than LOOK_BACK_RECENT_S before.
+# its plate's width a frame), unless its text was read less than LOOK_BACK_RECENT_S before. The reads
+# found count only when the plate was, in the earliest of them, at least LOOK_BACK_INWARD box heights
+# (some four glyph widths) further from the side.
 LOOK_BACK_REACH = 1.0
 LOOK_BACK_RECENT_S = 1.0
+LOOK_BACK_INWARD = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,9 +267,8 @@ def read_plates(
             text = fold_glyphs(read.text, cfg.fold)
             previous = last_read.get(text)
             recent = previous is not None and read.t_s - previous <= LOOK_BACK_RECENT_S
-            at_side = read.clipped or not _clear_of_sides(read, width)
-            if item.before and not recent and at_side and _sure(read, cfg):
-                back = look_back(read, item.before, frame, by_index, detector, reader, cfg, pre.overlays)
+            if item.before and not recent and not _clear_of_sides(read, width) and _sure(read, cfg):
+                back = look_back(read, item, frame, by_index, detector, reader, cfg, pre.overlays)
                 reads.extend(back.reads)
                 crops.update(back.crops)
             last_read[text] = read.t_s
@@ -277,7 +279,7 @@ def read_plates(
 
 def look_back(
     read: PlateRead,
-    earlier: Sequence[EarlierFrame],
+    item: FullFrame,
     frame: SelectedFrame,
     skip: Container[int],
     detector: Detector,
@@ -285,7 +287,8 @@ def look_back(
     cfg: PlateSettings,
     overlays: Sequence[BBox] = (),
 ) -> FrameReads:
-    """Reads of ``read``'s text in the frames just before it, nearest first, while each finds it.
+    """Reads of ``read``'s text (read in ``item``, kept as ``frame``) in the frames decoded just before
+    it, nearest first, while each finds it.
 
     A sure read near the picture's side cannot stand alone: it may be of a plate partly out of view
     (``_sure_alone``). But a car passing close by is in view for well under a second and may give
@@ -293,17 +296,23 @@ def look_back(
     leaving the picture; a read there of the same text is the second read it needs. A plate entering
     the picture shows less of itself there, reads otherwise, and so stays alone. Frames in ``skip``
     (kept frames, read anyway) are passed over.
+
+    The same text proves the plate whole only where the plate has moved in by more than any hidden
+    part's gap (a two-part plate's dash or emblem): a part out of view would then have come into view
+    and changed the text. A plate cut by the side and sliding out slowly is read the same in every
+    frame, its box held at the picture's edge, so reads found where it moved in less than
+    LOOK_BACK_INWARD box heights count for nothing.
     """
+    height, width = item.image.shape[:2]
     found = FrameReads([], {})
     text = fold_glyphs(read.text, cfg.fold)
     box = read.box
-    for before in reversed(earlier):
+    for before in reversed(item.before):
         if before.index in skip:
             continue
         image = planar_bgr(before.frame)
         if image is None:
             break
-        height, width = image.shape[:2]
         reach = LOOK_BACK_REACH * box.width
         hint = BBox(x1=box.x1 - reach, y1=box.y1, x2=box.x2 + reach, y2=box.y2).clip(float(width), float(height))
         regions = (Region(label="plate", box=hint, score=1.0),)
@@ -317,7 +326,13 @@ def look_back(
         if best in got.crops:
             found.crops[best] = got.crops[best]
         box = best.box
-    return found
+    inward = _side_gap(box, width) - _side_gap(read.box, width)
+    return found if found.reads and inward >= LOOK_BACK_INWARD * read.box.height else FrameReads([], {})
+
+
+def _side_gap(box: BBox, frame_width: int) -> float:
+    """How far ``box`` stands from the nearer side of the picture."""
+    return min(box.x1, frame_width - box.x2)
 
 
 def _sure(r: PlateRead, cfg: PlateSettings) -> bool:

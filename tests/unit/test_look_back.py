@@ -121,3 +121,15 @@ def test_a_text_read_moments_before_needs_no_second_look(tmp_path: Path, parts) 
     got = read_plates(pre, read_frames(clip, [3, 7], before=3), detector, reader, PlateSettings())
     # frame 3 is near the side too and looks back; frame 7 has frame 3's read a moment before
     assert sorted(r.frame_index for r in got.reads) == [0, 1, 2, 3, 7]
+
+
+def test_a_plate_standing_at_the_side_gains_no_reads_from_frames_that_show_nothing_new(tmp_path: Path, parts) -> None:
+    """Read alike before, but never further in: whatever lay beyond the side is still unseen (a plate
+    cut by the side and sliding out slowly reads the same in every frame, its box held at the edge)."""
+    detector, reader = parts
+    xs = [10 + 4 * (7 - i) for i in range(8)]  # 38, 34, ... 10: in three frames it moves 12 px
+    clip = passing_clip(tmp_path / "slow.mp4", xs)
+    box = BBox(x1=xs[7] - 6, y1=244, x2=xs[7] + PLATE_W + 6, y2=250 + PLATE_H + 6)
+    pre = preprocessed(clip, 7, box)
+    got = read_plates(pre, read_frames(clip, [7], before=3), detector, reader, PlateSettings())
+    assert [(r.frame_index, r.text) for r in got.reads] == [(7, "XFT6698")]
