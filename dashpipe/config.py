@@ -266,8 +266,9 @@ class PlateSettings(Section):
         3,
         ge=0,
         le=15,
-        description="A sure read near the picture's side, with no other read of its text, is looked for again "
-        "in this many frames decoded just before it (a car passing close by gives one kept frame); 0 turns it off.",
+        description="A sure read near the picture's side, its text not read in the second before, is looked for "
+        "again in this many frames decoded just before it (a car passing close by may give one kept frame); "
+        "0 turns it off.",
     )
     track_max_gap_s: float = Field(1.5, gt=0.0, description="A track ends when unseen this long.")
     enhance: bool = Field(

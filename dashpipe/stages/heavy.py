@@ -1,6 +1,7 @@
 """GPU stage: full-resolution plates on the kept frames, read, followed, voted, placed on the map.
 
-``read_plates`` is the per-frame part (detector -> crops -> OCR in one batch per frame);
+``read_plates`` is the per-frame part (detector -> crops -> OCR in one batch per frame, and a look
+at the frames just before one where a plate leaving the picture was read once, ``look_back``);
 ``sightings_from_reads`` turns the reads of the whole video into one entry per physical plate.
 Crops of every read are kept as JPEG bytes only until the best of each plate is chosen.
 """
