@@ -49,11 +49,17 @@ def passing_clip(path: Path, xs: list[int]) -> Path:
     return write_frames(path, frames, fps=30)
 
 
-def preprocessed(clip: Path, index: int, box: BBox) -> PreprocessResult:
-    kept = SelectedFrame(index=index, pts_s=index / 30, quality=Q, regions=(Region(label="plate", box=box, score=0.9),))
+def kept(index: int, x: int) -> SelectedFrame:
+    """Frame ``index`` as the preprocess keeps it, with a proposal around the plate at ``x``."""
+    box = BBox(x1=x - 6, y1=244, x2=x + PLATE_W + 6, y2=250 + PLATE_H + 6)
+    return SelectedFrame(index=index, pts_s=index / 30, quality=Q, regions=(Region(label="plate", box=box, score=0.9),))
+
+
+def preprocessed(clip: Path, *frames: SelectedFrame) -> PreprocessResult:
+    index = max(f.index for f in frames)
     info = VideoInfo(width=W, height=H, fps=30.0, duration_s=1.0, frames_total=index + 1, codec="h264")
     return PreprocessResult(
-        video_id="v", source=str(clip), info=info, selected=(kept,), rejected={}, analysis_width=W, proposer="cpu"
+        video_id="v", source=str(clip), info=info, selected=frames, rejected={}, analysis_width=W, proposer="cpu"
     )
 
 
@@ -80,8 +86,7 @@ def test_a_sure_read_at_the_side_is_read_again_in_the_frames_before_it(tmp_path:
     detector, reader = parts
     xs = [10 + STEP * (7 - i) for i in range(8)]  # leaving on the left: 220, 190, ... 10
     clip = passing_clip(tmp_path / "leaving.mp4", xs)
-    box = BBox(x1=xs[7] - 6, y1=244, x2=xs[7] + PLATE_W + 6, y2=250 + PLATE_H + 6)
-    pre = preprocessed(clip, 7, box)
+    pre = preprocessed(clip, kept(7, xs[7]))
     cfg = PlateSettings()
 
     alone = read_plates(pre, read_frames(clip, [7]), detector, reader, cfg)
@@ -99,8 +104,7 @@ def test_a_plate_entering_at_the_side_gains_no_reads_from_the_frames_before_it(t
     detector, reader = parts
     xs = [10 - STEP * (7 - i) for i in range(8)]  # entering from the left: less of it in view before
     clip = passing_clip(tmp_path / "entering.mp4", xs)
-    box = BBox(x1=xs[7] - 6, y1=244, x2=xs[7] + PLATE_W + 6, y2=250 + PLATE_H + 6)
-    pre = preprocessed(clip, 7, box)
+    pre = preprocessed(clip, kept(7, xs[7]))
     got = read_plates(pre, read_frames(clip, [7], before=3), detector, reader, PlateSettings())
     assert [(r.frame_index, r.text) for r in got.reads] == [(7, "XFT6698")]
 
@@ -109,15 +113,7 @@ def test_a_text_read_moments_before_needs_no_second_look(tmp_path: Path, parts) 
     detector, reader = parts
     xs = [10 + STEP * (7 - i) for i in range(8)]
     clip = passing_clip(tmp_path / "leaving.mp4", xs)
-    frames = []
-    for index in (3, 7):
-        box = BBox(x1=xs[index] - 6, y1=244, x2=xs[index] + PLATE_W + 6, y2=250 + PLATE_H + 6)
-        frames.append(
-            SelectedFrame(
-                index=index, pts_s=index / 30, quality=Q, regions=(Region(label="plate", box=box, score=0.9),)
-            )
-        )
-    pre = preprocessed(clip, 7, frames[1].regions[0].box).model_copy(update={"selected": tuple(frames)})
+    pre = preprocessed(clip, kept(3, xs[3]), kept(7, xs[7]))
     got = read_plates(pre, read_frames(clip, [3, 7], before=3), detector, reader, PlateSettings())
     # frame 3 is near the side too and looks back; frame 7 has frame 3's read a moment before
     assert sorted(r.frame_index for r in got.reads) == [0, 1, 2, 3, 7]
@@ -129,7 +125,6 @@ def test_a_plate_standing_at_the_side_gains_no_reads_from_frames_that_show_nothi
     detector, reader = parts
     xs = [10 + 4 * (7 - i) for i in range(8)]  # 38, 34, ... 10: in three frames it moves 12 px
     clip = passing_clip(tmp_path / "slow.mp4", xs)
-    box = BBox(x1=xs[7] - 6, y1=244, x2=xs[7] + PLATE_W + 6, y2=250 + PLATE_H + 6)
-    pre = preprocessed(clip, 7, box)
+    pre = preprocessed(clip, kept(7, xs[7]))
     got = read_plates(pre, read_frames(clip, [7], before=3), detector, reader, PlateSettings())
     assert [(r.frame_index, r.text) for r in got.reads] == [(7, "XFT6698")]
