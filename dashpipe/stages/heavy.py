@@ -1,7 +1,7 @@
 """GPU stage: full-resolution plates on the kept frames, read, followed, voted, placed on the map.
 
 ``read_plates`` is the per-frame part (detector -> crops -> OCR in one batch per frame, and a look
-at the frames just before one where a plate leaving the picture was read once, ``look_back``);
+at the frames just before one where a plate near the picture's side was read once, ``look_back``);
 ``sightings_from_reads`` turns the reads of the whole video into one entry per physical plate.
 Crops of every read are kept as JPEG bytes only until the best of each plate is chosen.
 """
@@ -295,8 +295,11 @@ def look_back(
     (``_sure_alone``). But a car passing close by is in view for well under a second and may give
     that one read only. The frames decoded just before show the plate again, further in when it was
     leaving the picture; a read there of the same text is the second read it needs. A plate entering
-    the picture shows less of itself there, reads otherwise, and so stays alone. Frames in ``skip``
-    (kept frames, read anyway) are passed over.
+    the picture shows less of itself there, reads otherwise, and so stays alone. A frame in ``skip``
+    (a kept frame, read already without this text) ends the search, and so does footage whose frames
+    ``planar_bgr`` cannot convert (not 8-bit 4:2:0). A look-back frame is read as its kept frame is
+    (enhanced too when that one is flagged dark or blurry); only reads centred in the searched window
+    count, for detectors that look at the whole frame whatever the hint.
 
     The same text proves the plate whole only where the plate has moved in by more than any hidden
     part's gap (a two-part plate's dash or emblem): a part out of view would then have come into view
@@ -310,7 +313,7 @@ def look_back(
     box = read.box
     for before in reversed(item.before):
         if before.index in skip:
-            continue
+            break
         image = planar_bgr(before.frame)
         if image is None:
             break
@@ -319,7 +322,8 @@ def look_back(
         regions = (Region(label="plate", box=hint, score=1.0),)
         here = frame.model_copy(update={"index": before.index, "pts_s": round(before.pts_s, 4), "regions": regions})
         got = read_frame(image, here, detector, reader, cfg, None, overlays)
-        same = [r for r in got.reads if fold_glyphs(r.text, cfg.fold) == text]
+        window = hint.expand(0.0, 1.0)  # the plate also moves up or down a little between frames
+        same = [r for r in got.reads if fold_glyphs(r.text, cfg.fold) == text and _centred_in(r.box, window)]
         if not same:
             break
         best = max(same, key=lambda r: r.confidence)
@@ -329,6 +333,11 @@ def look_back(
         box = best.box
     inward = _side_gap(box, width) - _side_gap(read.box, width)
     return found if found.reads and inward >= LOOK_BACK_INWARD * read.box.height else FrameReads([], {})
+
+
+def _centred_in(box: BBox, window: BBox) -> bool:
+    cx, cy = box.center
+    return window.x1 <= cx <= window.x2 and window.y1 <= cy <= window.y2
 
 
 def _side_gap(box: BBox, frame_width: int) -> float:

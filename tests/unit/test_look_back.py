@@ -120,8 +120,9 @@ def test_a_text_read_moments_before_needs_no_second_look(tmp_path: Path, parts) 
 
 
 def test_a_plate_standing_at_the_side_gains_no_reads_from_frames_that_show_nothing_new(tmp_path: Path, parts) -> None:
-    """Read alike before, but never further in: whatever lay beyond the side is still unseen (a plate
-    cut by the side and sliding out slowly reads the same in every frame, its box held at the edge)."""
+    """Read alike before, but never a box height further in: whatever may lie beyond the side would
+    still be unseen (as for a plate cut by the side and sliding out slowly, which reads the same in
+    every frame, its box held at the edge)."""
     detector, reader = parts
     xs = [10 + 4 * (7 - i) for i in range(8)]  # 38, 34, ... 10: in three frames it moves 12 px
     clip = passing_clip(tmp_path / "slow.mp4", xs)
