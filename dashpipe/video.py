@@ -267,7 +267,7 @@ def read_frames(
     frame comes with up to ``before`` frames decoded just before it, kept as the decoder gave them
     and turned into pictures only when asked (``planar_bgr``): a second look at a moment then costs
     no second decode. Held frames are the decoder's buffers, which it cannot reuse meanwhile: about
-    ``(depth + 1) * before`` of them more are alive at a time (some 45 MB at 1080p with 3).
+    ``(depth + 1) * before`` of them more are alive at a time (15 with the defaults).
     """
     frames = _wanted_frames(path, set(wanted), on_frame, before)
     with closing(read_ahead(frames, depth=depth, name="decode")) as ahead:
@@ -278,16 +278,15 @@ def _wanted_frames(
     path: Path, todo: set[int], on_frame: Callable[[int, float, av.VideoFrame], None] | None, before: int
 ) -> Iterator[FullFrame]:
     last = max(todo) if todo else -1
-    recent: deque[EarlierFrame] = deque(maxlen=max(before, 1))
+    recent: deque[EarlierFrame] = deque(maxlen=before)  # maxlen 0 keeps nothing
     for index, pts_s, frame in _decode(path):
         if on_frame is not None:
             on_frame(index, pts_s, frame)
         if index in todo:
-            yield FullFrame(index, pts_s, frame.to_ndarray(format="bgr24"), tuple(recent) if before else ())
+            yield FullFrame(index, pts_s, frame.to_ndarray(format="bgr24"), tuple(recent))
         elif on_frame is None and index > last:
             return
-        if before:
-            recent.append(EarlierFrame(index, pts_s, frame))
+        recent.append(EarlierFrame(index, pts_s, frame))
 
 
 def planar_bgr(frame: av.VideoFrame) -> np.ndarray | None:

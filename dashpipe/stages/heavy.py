@@ -317,8 +317,7 @@ def look_back(
         image = planar_bgr(before.frame)
         if image is None:
             break
-        reach = LOOK_BACK_REACH * box.width
-        hint = BBox(x1=box.x1 - reach, y1=box.y1, x2=box.x2 + reach, y2=box.y2).clip(float(width), float(height))
+        hint = box.expand(LOOK_BACK_REACH, 0.0).clip(float(width), float(height))
         regions = (Region(label="plate", box=hint, score=1.0),)
         here = frame.model_copy(update={"index": before.index, "pts_s": round(before.pts_s, 4), "regions": regions})
         got = read_frame(image, here, detector, reader, cfg, None, overlays)
@@ -358,8 +357,7 @@ def _sure(r: PlateRead, cfg: PlateSettings) -> bool:
 
 
 def _clear_of_sides(r: PlateRead, frame_width: int) -> bool:
-    margin = SURE_ALONE_SIDE_HEIGHTS * r.box.height
-    return r.box.x1 >= margin and r.box.x2 <= frame_width - margin
+    return _side_gap(r.box, frame_width) >= SURE_ALONE_SIDE_HEIGHTS * r.box.height
 
 
 def _sure_alone(track: Sequence[PlateRead], cfg: PlateSettings, frame_width: int) -> bool:
