@@ -11,7 +11,8 @@ same decode without the deblocking filter (as the preprocess decodes by default,
 dashpipe's preprocess frames/s and its share of both (and the same without plate proposals), the
 most the preprocess could reach with every core busy (the cores over its CPU time a frame),
 `ffmpeg -vf mpdecimate` frames/s, frames kept, the preprocess JSON size, the preprocess peak memory,
-and `dashpipe run` as a multiple of real time. The preprocess runs in its own process so its peak memory
+the CPU and size of the heavy stage's down-scaled archive copy (and of ffmpeg making one), and
+`dashpipe run` as a multiple of real time. The preprocess runs in its own process so its peak memory
 is its own.
 """
 
@@ -37,6 +38,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.machine import describe  # noqa: E402
+from dashpipe.config import load_settings  # noqa: E402
 from dashpipe.video import SKIP_DEBLOCKING  # noqa: E402
 
 
@@ -83,6 +85,55 @@ def mpdecimate(video: Path, total: int) -> tuple[float, int] | None:
     return total / elapsed, kept
 
 
+def archive_copy(video: Path, tmp: Path) -> tuple[float, float]:
+    """CPU ms a frame of decoding the clip in full and writing the heavy stage's down-scaled archive copy
+    (``SmallVideoWriter``, one thread), and the copy's size in KB a minute."""
+    from dashpipe.video import SmallVideoWriter
+
+    cfg = load_settings().archive
+    out = tmp / "archive.mp4"
+    with av.open(str(video)) as c:
+        s = c.streams.video[0]
+        s.thread_type = "AUTO"
+        rate = float(s.average_rate or 30)
+        writer = SmallVideoWriter(
+            out, cfg.video_width, s.codec_context.width, s.codec_context.height, rate, cfg.video_crf
+        )
+        cpu, n = time.process_time(), 0
+        for frame in c.decode(s):
+            writer.add(n / rate, frame)
+            n += 1
+        writer.close()
+        cpu_ms = (time.process_time() - cpu) * 1000 / max(n, 1)
+    size = out.stat().st_size / 1024 / (n / rate / 60)
+    out.unlink()
+    return cpu_ms, size
+
+
+def ffmpeg_copy(video: Path, tmp: Path, width: int, crf: int) -> tuple[float, float] | None:
+    """The same with ffmpeg as one would run it (area scaling, x264 "veryfast", one encoder thread)."""
+    if shutil.which("ffmpeg") is None:
+        return None
+    out = tmp / "ffmpeg.mp4"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    scale = ["-vf", f"scale={width}:-2:flags=area"]
+    encode = ["-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-threads", "1", "-an"]
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-i", str(video), *scale, *encode, str(out)],
+        capture_output=True,
+        check=True,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    with av.open(str(out)) as c:
+        s = c.streams.video[0]
+        frames = s.frames or 1
+        minutes = float(s.duration * s.time_base) / 60 if s.duration and s.time_base else 1.0
+    size = out.stat().st_size / 1024 / minutes
+    out.unlink()
+    return cpu * 1000 / frames, size
+
+
 def peak_memory_mb() -> float:
     """This process's own peak resident memory.
 
@@ -100,7 +151,7 @@ def peak_memory_mb() -> float:
 
 def child_preprocess(video: Path, workdir: Path) -> None:
     """Runs in a fresh process: preprocess only, then report speed, size and peak memory."""
-    from dashpipe.config import load_settings
+
     from dashpipe.pipeline import new_job, preprocess_job
     from dashpipe.runtime import Runtime
 
@@ -131,7 +182,7 @@ def child_preprocess(video: Path, workdir: Path) -> None:
 
 def selection_only(video: Path) -> tuple[float, float]:
     """Frames/s and CPU ms a frame of the preprocess without proposals: decode, shrink, measure, select."""
-    from dashpipe.config import load_settings
+
     from dashpipe.stages.preprocess import select_frames
     from dashpipe.video import iter_lowres, probe
 
@@ -201,6 +252,9 @@ def bench_clip(video: Path, gps: Path | None, tmp: Path, label: str) -> list[tup
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     ceiling = cores * 1000 / pre_cpu_ms  # no scheduling can beat the CPU work a frame takes
     mpd = mpdecimate(video, total)
+    copy_ms, copy_kb = archive_copy(video, tmp)
+    archive = load_settings().archive
+    peer = ffmpeg_copy(video, tmp, archive.video_width, archive.video_crf)
     e2e = end_to_end(video, gps, tmp / "e2e")
     duration = total / fps if fps else 0.0
     shutil.rmtree(tmp / "pre", ignore_errors=True)
@@ -246,6 +300,14 @@ def bench_clip(video: Path, gps: Path | None, tmp: Path, label: str) -> list[tup
             f"{pre['json_bytes']} B = {pre['json_bytes'] * 10000 / total / 1000:.1f} KB per 10,000 frames",
         ),
         ("preprocess peak memory", f"{pre['maxrss_mb']:.0f} MB"),
+        (
+            "archive copy (full decode + down-scaled H.264)",
+            f"{copy_ms:.1f} ms CPU a frame ({copy_ms - raw_cpu_ms:.1f} beyond the decode), {copy_kb:.0f} KB a minute",
+        ),
+        (
+            "the same by ffmpeg (area scaling, x264 veryfast)",
+            "ffmpeg not installed" if peer is None else f"{peer[0]:.1f} ms CPU a frame, {peer[1]:.0f} KB a minute",
+        ),
         ("dashpipe run end to end", f"{e2e:.1f} s = {duration / e2e:.2f}x real time"),
     ]
 

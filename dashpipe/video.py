@@ -332,18 +332,15 @@ class SmallVideoWriter:
         self.encode(self.shrink(pts_s, frame))
 
     def shrink(self, pts_s: float, frame: av.VideoFrame) -> av.VideoFrame:
-        """The frame at the archive size, timed. 8-bit 4:2:0 frames are shrunk plane by plane with
-        OpenCV (``planar_shrink``), safe on any thread; other formats by libswscale, which belongs on
-        the decoding thread (see BackgroundWriter)."""
-        small = planar_shrink(frame, self.width, self.height)
-        if small is None:  # into video range, as players take the archive copy (its stream says no range)
-            small = frame.reformat(
-                width=self.width,
-                height=self.height,
-                format="yuv420p",
-                interpolation="AREA",
-                dst_color_range=ColorRange.MPEG,
-            )
+        """The frame at the archive size, timed (libswscale; see BackgroundWriter for why it stays on the
+        decoding thread)."""
+        small = frame.reformat(
+            width=self.width,
+            height=self.height,
+            format="yuv420p",
+            interpolation="AREA",
+            dst_color_range=ColorRange.MPEG,  # full-range (yuvj) frames too: players take the copy as video range
+        )
         small.pts = self.next_pts(pts_s)
         small.time_base = Fraction(1, 90_000)
         return small
@@ -370,72 +367,36 @@ class SmallVideoWriter:
 ARCHIVE_X264 = {"preset": "superfast", "x264-params": "mbtree=1:rc-lookahead=10"}
 
 
-def shrinks_planar(frame: av.VideoFrame) -> bool:
-    """Whether ``planar_shrink`` takes this frame: 8-bit 4:2:0, video range, even size."""
-    return frame.format.name == "yuv420p" and not (frame.width % 2 or frame.height % 2)
-
-
-def planar_shrink(frame: av.VideoFrame, width: int, height: int) -> av.VideoFrame | None:
-    """A yuv420p frame at ``width`` x ``height`` (even), shrunk plane by plane; None for other formats.
-
-    Each plane is halved by area averaging while it is twice as large as wanted, then brought to
-    size by linear interpolation: a few times cheaper than libswscale's area filter for a change no
-    one sees at the archive's size. Full-range (yuvj) frames are left to libswscale, which brings
-    them into video range for the encoder.
-    """
-    if not shrinks_planar(frame) or width % 2 or height % 2:
-        return None
-    out = np.empty((height * 3 // 2, width), np.uint8)
-    quarter = (height // 2) * (width // 2)
-    targets = (
-        out[:height],
-        out[height:].reshape(-1)[:quarter].reshape(height // 2, width // 2),
-        out[height:].reshape(-1)[quarter:].reshape(height // 2, width // 2),
-    )
-    for k, target in enumerate(targets):
-        plane = _plane(frame, k)
-        th, tw = target.shape
-        while plane.shape[1] >= 2 * tw and plane.shape[0] >= 2 * th:
-            plane = cv2.resize(plane, (plane.shape[1] // 2, plane.shape[0] // 2), interpolation=cv2.INTER_AREA)
-        cv2.resize(plane, (tw, th), dst=target, interpolation=cv2.INTER_LINEAR)
-    return av.VideoFrame.from_ndarray(out, format="yuv420p")
-
-
 class BackgroundWriter:
-    """A SmallVideoWriter that shrinks and encodes on a thread of its own.
+    """A SmallVideoWriter that encodes on a thread of its own.
 
-    Frames that ``planar_shrink`` takes are handed over as the decoder gave them and shrunk on the
-    writer's thread. Others are shrunk by libswscale on the caller's thread, which is the decoding
-    thread (``read_frames`` calls its ``on_frame`` there): scaling a decoder's frame with libswscale
-    on another thread while that decoder works was seen to deadlock. The encoder releases the GIL,
-    so the archive copy is encoded while plates are read. A handed-over frame is a decoder's buffer
-    held until shrunk: at most ``depth`` of them. ``close`` finishes the file; ``stop`` (safe after
-    ``close``, or instead of it on failure) ends the thread without finishing the file.
+    ``add`` shrinks the frame (libswscale's area filter, cheaper than OpenCV's on the planes) on the
+    caller's thread, which is the decoding thread
+    (``read_frames`` calls its ``on_frame`` there): scaling a decoder's frame on another thread while
+    that decoder works was seen to deadlock. The encoder releases the GIL, so the archive copy is
+    encoded while plates are read. ``close`` finishes the file; ``stop`` (safe after ``close``, or
+    instead of it on failure) ends the thread without finishing the file.
     """
 
     def __init__(self, writer: SmallVideoWriter, depth: int = 8) -> None:
         self.writer = writer
-        self._queue: queue.Queue[tuple[float, av.VideoFrame, bool] | None] = queue.Queue(maxsize=depth)
+        self._queue: queue.Queue[av.VideoFrame | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="archive-video", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
+        while (small := self._queue.get()) is not None:
             if self._error is None:
-                pts_s, frame, shrunk = item
                 try:
-                    self.writer.encode(frame if shrunk else self.writer.shrink(pts_s, frame))
+                    self.writer.encode(small)
                 except BaseException as exc:  # raised again on the caller's thread
                     self._error = exc
 
     def add(self, pts_s: float, frame: av.VideoFrame) -> None:
         if self._error is not None:
             raise self._error
-        if shrinks_planar(frame):
-            self._queue.put((pts_s, frame, False))
-        else:
-            self._queue.put((pts_s, self.writer.shrink(pts_s, frame), True))
+        self._queue.put(self.writer.shrink(pts_s, frame))
 
     def stop(self) -> None:
         if self._thread.is_alive():

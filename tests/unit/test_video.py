@@ -1,7 +1,6 @@
 import itertools
 
 import av
-import cv2
 import numpy as np
 import pytest
 
@@ -11,7 +10,6 @@ from dashpipe.video import (
     SmallVideoWriter,
     _decode,
     iter_lowres,
-    planar_shrink,
     probe,
     read_frames,
     shrink,
@@ -204,26 +202,12 @@ def _first_frame(path):
     return next(_decode(path))[2]
 
 
-def test_planar_shrink_gives_what_libswscale_gives(tmp_path):
-    rng = np.random.default_rng(3)
-    blocks = rng.integers(0, 256, (15, 20, 3), dtype=np.uint8)
-    image = cv2.resize(blocks, (640, 480), interpolation=cv2.INTER_NEAREST)  # colour patches, sharp edges
-    frame = _first_frame(write_frames(tmp_path / "p.mp4", [image], codec="libx264", pix_fmt="yuv420p"))
-    ours = planar_shrink(frame, 212, 160)
-    assert ours is not None and (ours.width, ours.height, ours.format.name) == (212, 160, "yuv420p")
-    theirs = frame.reformat(width=212, height=160, format="yuv420p", interpolation="AREA")
-    a, b = ours.to_ndarray(format="bgr24").astype(int), theirs.to_ndarray(format="bgr24").astype(int)
-    assert float(np.abs(a - b).mean()) < 4.0  # the same picture, filtered a little differently
-    assert float(np.abs(a - b).mean()) < float(np.abs(a - np.roll(b, 4, axis=1)).mean()) / 3  # and in place
-
-
 def test_full_range_frames_are_shrunk_by_libswscale_with_their_range(tmp_path):
-    # MJPEG (as many dashcams record) decodes to full-range yuvj420p: planar_shrink leaves it, and
-    # libswscale brings it into the video range the archive copy is marked with.
+    # MJPEG (as many dashcams record) decodes to full-range yuvj420p; the archive copy is video range.
     images = [np.full((240, 320, 3), 200, np.uint8) for _ in range(5)]
     clip = write_frames(tmp_path / "j.avi", images, codec="mjpeg", pix_fmt="yuvj420p")
     frame = _first_frame(clip)
-    assert frame.format.name == "yuvj420p" and planar_shrink(frame, 160, 120) is None
+    assert frame.format.name == "yuvj420p"
     writer = BackgroundWriter(SmallVideoWriter(tmp_path / "small.mp4", 160, 320, 240, 25.0, 18))
     for _index, pts_s, f in _decode(clip):
         writer.add(pts_s, f)
@@ -232,9 +216,3 @@ def test_full_range_frames_are_shrunk_by_libswscale_with_their_range(tmp_path):
     (got,) = [f.image for f in read_frames(tmp_path / "small.mp4", [2])]
     source = float(frame.to_ndarray(format="bgr24").mean())
     assert abs(float(got.mean()) - source) < 4  # full-range values taken as video range come out ~13 brighter
-
-
-def test_planar_shrink_leaves_odd_sizes_to_libswscale(tmp_path):
-    frame = _first_frame(write_clip(tmp_path / "c.mp4"))
-    assert planar_shrink(frame, 160, 120) is not None
-    assert planar_shrink(frame, 161, 120) is None
