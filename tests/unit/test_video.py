@@ -198,15 +198,11 @@ def test_containers_and_codecs_dashcams_write_decode_frame_by_frame(tmp_path, na
     assert all(b > a for a, b in itertools.pairwise(means))
 
 
-def _first_frame(path):
-    return next(_decode(path))[2]
-
-
-def test_full_range_frames_are_shrunk_by_libswscale_with_their_range(tmp_path):
+def test_archive_copy_of_full_range_footage_keeps_its_brightness(tmp_path):
     # MJPEG (as many dashcams record) decodes to full-range yuvj420p; the archive copy is video range.
     images = [np.full((240, 320, 3), 200, np.uint8) for _ in range(5)]
     clip = write_frames(tmp_path / "j.avi", images, codec="mjpeg", pix_fmt="yuvj420p")
-    frame = _first_frame(clip)
+    frame = next(_decode(clip))[2]
     assert frame.format.name == "yuvj420p"
     writer = BackgroundWriter(SmallVideoWriter(tmp_path / "small.mp4", 160, 320, 240, 25.0, 18))
     for _index, pts_s, f in _decode(clip):
