@@ -212,3 +212,33 @@ def test_archive_copy_of_full_range_footage_keeps_its_brightness(tmp_path):
     (got,) = [f.image for f in read_frames(tmp_path / "small.mp4", [2])]
     source = float(frame.to_ndarray(format="bgr24").mean())
     assert abs(float(got.mean()) - source) < 4  # full-range values taken as video range come out ~13 brighter
+
+
+def test_archive_copy_chooses_its_own_frame_types(tmp_path):
+    # A camera's encoder sets its own key frames (here every 4th frame, no B-frames); decoded frames carry
+    # that picture type, and x264 would obey it if the copy passed it on.
+    rng = np.random.default_rng(3)
+    base = rng.integers(0, 255, (240, 320, 3), np.uint8)
+    clip = tmp_path / "gop4.mp4"
+    with av.open(str(clip), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 320, 240, "yuv420p"
+        s.options = {"g": "4", "bf": "0"}
+        for i in range(40):
+            img = np.roll(base, 2 * i, axis=1)
+            for p in s.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+
+    def key_frames(path):
+        with av.open(str(path)) as c:
+            return sum(f.key_frame for f in c.decode(video=0))
+
+    assert key_frames(clip) == 10
+    writer = BackgroundWriter(SmallVideoWriter(tmp_path / "small.mp4", 160, 320, 240, 25.0, 28))
+    for _index, pts_s, f in _decode(clip):
+        writer.add(pts_s, f)
+    writer.close()
+    assert probe(tmp_path / "small.mp4").frames_total == 40
+    assert key_frames(tmp_path / "small.mp4") == 1
