@@ -23,7 +23,7 @@ import av.error
 import cv2
 import numpy as np
 from av.video.frame import PictureType
-from av.video.reformatter import ColorRange
+from av.video.reformatter import ColorRange, VideoReformatter
 
 from dashpipe.read_ahead import read_ahead
 from dashpipe.types import VideoInfo
@@ -149,9 +149,11 @@ def _luma(frame: av.VideoFrame, width: int) -> np.ndarray:
     return _at_width(_full_luma(frame), width)
 
 
-def _full_luma(frame: av.VideoFrame) -> np.ndarray:
+def _full_luma(frame: av.VideoFrame, scaler: VideoReformatter | None = None) -> np.ndarray:
     """The frame's luma at full size: a view of its plane when it has one, else a grey conversion."""
-    return _plane(frame, 0) if frame.format.name in _PLANAR_8BIT else frame.to_ndarray(format="gray")
+    if frame.format.name in _PLANAR_8BIT:
+        return _plane(frame, 0)
+    return (scaler or VideoReformatter()).reformat(frame, format="gray").to_ndarray()
 
 
 def _at_width(full: np.ndarray, width: int) -> np.ndarray:
@@ -230,8 +232,9 @@ def _decode_luma(path: Path, skip_deblocking: bool) -> Iterator[tuple[int, float
     """``_decode`` with each frame's full-size luma, taken on the decoding thread (a grey conversion
     is libswscale, and that on a decoder's frame from another thread was seen to deadlock, see
     BackgroundWriter)."""
+    to_gray = VideoReformatter()  # for frames without a luma plane: one libswscale set-up, not one a frame
     for index, pts_s, frame in _decode(path, skip_deblocking):
-        yield index, pts_s, frame, _full_luma(frame)
+        yield index, pts_s, frame, _full_luma(frame, to_gray)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,11 +284,12 @@ def _wanted_frames(
 ) -> Iterator[FullFrame]:
     last = max(todo) if todo else -1
     recent: deque[EarlierFrame] = deque(maxlen=before)  # maxlen 0 keeps nothing
+    to_bgr = VideoReformatter()  # one libswscale set-up for the video, not one a frame (SmallVideoWriter)
     for index, pts_s, frame in _decode(path):
         if on_frame is not None:
             on_frame(index, pts_s, frame)
         if index in todo:
-            yield FullFrame(index, pts_s, frame.to_ndarray(format="bgr24"), tuple(recent))
+            yield FullFrame(index, pts_s, to_bgr.reformat(frame, format="bgr24").to_ndarray(), tuple(recent))
         elif on_frame is None and index > last:
             return
         recent.append(EarlierFrame(index, pts_s, frame))
@@ -328,6 +332,9 @@ class SmallVideoWriter:
         self._stream.codec_context.time_base = Fraction(1, 90_000)
         self._last_pts = -1
         self.frames = 0
+        # One scaler for the whole copy: a frame's own ``reformat`` sets up libswscale's filters anew for
+        # each frame, about as much work again as the scaling itself.
+        self._scaler = VideoReformatter()
 
     def add(self, pts_s: float, frame: av.VideoFrame) -> None:
         self.encode(self.shrink(pts_s, frame))
@@ -335,7 +342,8 @@ class SmallVideoWriter:
     def shrink(self, pts_s: float, frame: av.VideoFrame) -> av.VideoFrame:
         """The frame at the archive size, timed (libswscale; see BackgroundWriter for why it stays on the
         decoding thread)."""
-        small = frame.reformat(
+        small = self._scaler.reformat(
+            frame,
             width=self.width,
             height=self.height,
             format="yuv420p",
