@@ -48,6 +48,11 @@ DETECTOR_REACH = 1.8
 # SEPARATOR_WINDOW), and the dash must be there.
 SEPARATOR_GAP = 1.6
 SEPARATOR_WINDOW = 2.5
+# A solid glyph of the row's height and baseline this close to its end belongs to it though the row
+# finder left it out: heavy glyphs shrunk to a far plate's size ("B", "8" in a Dutch or German font)
+# fill more of their box than MAX_FILL lets into a row, and the row then ends short of them and of
+# the groups behind them (the "3" of "3-BHF-69" was lost that way).
+BESIDE_GAP = 0.5
 # A dim plate (night, shade, a grey plate behind a dirty cover) has strokes too faint for the row
 # score, which is in absolute grey levels; a window holding no row is searched once more with its
 # grey levels stretched from these percentiles to the full range, when they span less than half of
@@ -82,9 +87,9 @@ def _join_collinear(rows: GlyphRows, best: int) -> tuple[float, float, float, fl
 
 
 def _blob_stats(mask: np.ndarray) -> np.ndarray:
-    """(n, 4) x, y, w, h of the connected components of a 0/1 mask."""
+    """(n, 5) x, y, w, h, area of the connected components of a 0/1 mask."""
     _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    return np.asarray(stats[1:, :4], dtype=np.float64)
+    return np.asarray(stats[1:, :5], dtype=np.float64)
 
 
 def _past_separator(gray: np.ndarray, x1: float, y1: float, x2: float, y2: float) -> tuple[float, float]:
@@ -92,7 +97,9 @@ def _past_separator(gray: np.ndarray, x1: float, y1: float, x2: float, y2: float
 
     The row finder drops an end glyph standing apart (it is more often a bolt or a frame corner),
     which is also what a one-glyph group after a dash looks like. Only a glyph of the row's height
-    and baseline with a dash between it and the row is taken back, so bolts and frames stay out.
+    and baseline with a dash between it and the row is taken back, so bolts and frames stay out; so is
+    a solid glyph (filled past MAX_FILL, which the row finder refuses) right beside the row's end, a
+    heavy glyph shrunk to a far plate's size. One taken back may open the way to the next.
     """
     gh = y2 - y1
     reach = SEPARATOR_WINDOW * gh
@@ -106,22 +113,35 @@ def _past_separator(gray: np.ndarray, x1: float, y1: float, x2: float, y2: float
         b = _blob_stats(mask)
         bx, by, bw, bh = b[:, 0] + ax1, b[:, 1] + ay1, b[:, 2], b[:, 3]
         glyph = (np.abs(by - y1) < 0.2 * gh) & (np.abs(by + bh - y2) < 0.2 * gh) & (bw >= 0.2 * gh) & (bw <= 1.2 * gh)
+        solid = glyph & (b[:, 4] >= MAX_FILL * bw * bh)
         level = np.abs(by + bh / 2 - (y1 + y2) / 2) < gh / 6  # centred on the row's middle
         dash = level & (bw >= bh) & (bh <= 0.3 * gh) & (bw >= 0.25 * gh) & (bw <= 0.9 * gh)
-        right = max(right, _outer_end(bx, bx + bw, glyph, dash, x2, gh))
-        left = min(left, -_outer_end(-(bx + bw), -bx, glyph, dash, -x1, gh))  # the left side, mirrored
+        right = max(right, _outer_end(bx, bx + bw, glyph, solid, dash, x2, gh))
+        left = min(left, -_outer_end(-(bx + bw), -bx, glyph, solid, dash, -x1, gh))  # the left side, mirrored
     return left, right
 
 
 def _outer_end(
-    start: np.ndarray, stop: np.ndarray, glyph: np.ndarray, dash: np.ndarray, end: float, gh: float
+    start: np.ndarray,
+    stop: np.ndarray,
+    glyph: np.ndarray,
+    solid: np.ndarray,
+    dash: np.ndarray,
+    end: float,
+    gh: float,
 ) -> float:
-    """Past the row's right ``end``: the far edge of the last glyph behind a dash, else ``end``."""
-    found = end
-    for k in np.flatnonzero(glyph & (start >= end + 0.3 * gh) & (start <= end + SEPARATOR_GAP * gh)):
-        if (dash & (start >= end - 0.1 * gh) & (stop <= start[k] + 0.1 * gh)).any():
-            found = max(found, float(stop[k]))
-    return found
+    """Past the row's right ``end``: glyph by glyph, the far edge of the last solid glyph right beside
+    it or glyph behind a dash, else ``end``."""
+    while True:
+        found = end
+        for k in np.flatnonzero(glyph & (start >= end - 0.1 * gh) & (start <= end + SEPARATOR_GAP * gh)):
+            beside = solid[k] and start[k] <= end + BESIDE_GAP * gh
+            behind_dash = (dash & (start >= end - 0.1 * gh) & (stop <= start[k] + 0.1 * gh)).any()
+            if beside or (start[k] >= end + 0.3 * gh and behind_dash):
+                found = max(found, float(stop[k]))
+        if found <= end:
+            return end
+        end = found
 
 
 def _pick(rows: GlyphRows, hint: BBox) -> int:

@@ -320,6 +320,34 @@ def test_a_group_behind_a_dash_joins_the_row_and_nothing_else_does():
     assert _past_separator(mirrored, 260.0 - 94.0, 28.0, 260.0 - 20.0, 52.0) == (126.0, 240.0)
 
 
+def _bold_plate(text_w: int) -> np.ndarray:
+    """ "3-BHF-69" in heavy strokes on a yellow plate (as Dutch plates are), drawn large and shrunk to
+    ``text_w`` pixels of text as a far plate is."""
+    font, scale = cv2.FONT_HERSHEY_DUPLEX, 4
+    (tw, th), _ = cv2.getTextSize("3-BHF-69", font, 1.0, 1)
+    big = np.full((2 * th * scale, int(1.15 * tw) * scale, 3), (30, 195, 250), np.uint8)
+    org = (int(0.07 * tw * scale), int(1.5 * th * scale))
+    cv2.putText(big, "3-BHF-69", org, font, scale, (15, 15, 15), int(0.2 * th * scale))
+    f = text_w / (tw * scale)
+    return cv2.resize(big, (round(big.shape[1] * f), round(big.shape[0] * f)), interpolation=cv2.INTER_AREA)
+
+
+@pytest.mark.parametrize("text_w", [100, 150, 200])
+def test_heavy_glyphs_that_fill_their_box_stay_in_the_row(text_w):
+    # Shrunk heavy glyphs ("B", "8") fill over 80% of their box; dropped as solid blobs, they cut the
+    # row at "B" and the plate lost its "3-B" (read as "HF69" or "BHF69").
+    plate = _bold_plate(text_w)
+    image = np.full((400, 600), 190, np.uint8)
+    image[200:] = 90
+    ph, pw = plate.shape[:2]
+    x1, y1 = 200, 200 - ph // 2
+    image[y1 : y1 + ph, x1 : x1 + pw] = cv2.cvtColor(plate, cv2.COLOR_BGR2GRAY)
+    found = refine_plate(image, BBox(x1=x1 - 10, y1=y1 - 8, x2=x1 + pw + 10, y2=y1 + ph + 8), 1.0)
+    assert found is not None
+    assert found.box.x1 <= x1 + 0.07 * pw / 1.15  # left of the "3"
+    assert found.box.x2 >= x1 + 0.9 * pw  # right of the "9"
+
+
 def test_a_second_group_widens_the_plate_and_a_row_linked_to_clutter_does_not():
     from dashpipe.models.cpu_detector import JOIN_SPREAD, _join_collinear
     from dashpipe.models.cpu_proposer import GlyphRows
