@@ -185,6 +185,7 @@ def plate_text(read: _Read, cfg: PlateSettings) -> str:
 
 
 _STROKES = frozenset("I1TY")
+MAX_BARE_DIGITS = 8  # no region issues longer plates of digits alone: longer ones are dates, clocks, phone numbers
 
 
 def is_plausible(text: str, cfg: PlateSettings) -> bool:
@@ -196,10 +197,14 @@ def is_plausible(text: str, cfg: PlateSettings) -> bool:
 def plate_like(text: str, cfg: PlateSettings) -> bool:
     """Length and alphabet of a plate, and not a row of upright strokes (I, 1, T, Y: a bar, with or
     without a top), which is what a grille, a fence, poles or a barcode read as; no region issues such
-    plates."""
+    plates. Nor more than MAX_BARE_DIGITS digits without a letter: a camera's burned-in date and time
+    read as one line, or a phone number on a van, while real all-digit plates stay shorter (Israel's
+    8 the longest)."""
     if not cfg.min_chars <= len(text) <= cfg.max_chars:
         return False
     if any(c not in _ALNUM_SET for c in text):
+        return False
+    if len(text) > MAX_BARE_DIGITS and text.isdigit():
         return False
     return not set(text) <= _STROKES
 

@@ -97,6 +97,9 @@ def test_bad_format_names_the_pattern() -> None:
         ("ITYY", False),  # a fence or poles
         ("TY71", True),  # a 7 is no upright stroke
         ("abc1", False),
+        ("12345678", True),  # Israel's plates are eight digits
+        ("2024112811", False),  # a burned-in date and hour read as one line
+        ("MH12AB1234", True),  # India's plates are ten characters long, with letters
     ],
 )
 def test_plausible_length_alphabet_and_strokes(text: str, ok: bool) -> None:
