@@ -366,11 +366,16 @@ class _RowGround:
     plate: np.ndarray
 
     @classmethod
-    def of(cls, row: np.ndarray) -> _RowGround:
+    def of(cls, row: np.ndarray, span: tuple[float, float] | None = None) -> _RowGround:
+        """``span``: the first and last column of the number's characters, where the plate's ground is
+        measured. A loose crop holds the car's body on both sides of the plate, and over the whole row
+        its colour can outweigh a yellow plate's: every character would then stand on another ground."""
         if row.ndim != 3 or row.shape[1] < 4:
             return cls(None, np.zeros(2, np.float32))
         ab = cv2.cvtColor(row, cv2.COLOR_BGR2LAB)[:, :, 1:].astype(np.float32)
-        return cls(ab, np.median(ab.reshape(-1, 2), axis=0))
+        lo, hi = (0, ab.shape[1]) if span is None else (max(0, int(span[0])), int(math.ceil(span[1])) + 1)
+        plate = ab[:, lo:hi] if hi > lo else ab
+        return cls(ab, np.median(plate.reshape(-1, 2), axis=0))
 
     def other(self, x: float, glyph_h: float, look_left: bool) -> bool:
         """Does the character at ``x`` stand on a ground of another colour than the plate's?
@@ -412,7 +417,7 @@ def _kept(line: _Line, xs: Sequence[float], confs: Sequence[float]) -> list[int]
     """
     band = line.band
     assert band is not None
-    ground = _RowGround.of(line.image)
+    ground = _RowGround.of(line.image, (band.x1, band.x2))
     lo, hi = 0, len(xs) - 1
     look_left = True
     while lo <= hi and lo < MAX_PEELED:

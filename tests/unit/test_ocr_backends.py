@@ -282,6 +282,26 @@ def test_a_loose_crop_on_a_coloured_car_keeps_its_number():
     assert len(kept) >= 9 - 2 * MAX_PEELED
 
 
+def test_the_plate_ground_is_measured_between_the_number_s_characters():
+    """A yellow plate in a loose crop, grey car body on both sides: over the whole row the grey
+    outweighs the yellow and every end character stood on "another ground" (a UK "JZ75WNL" lost its
+    J so); between the first and the last character the ground is the plate's."""
+    import cv2
+    import numpy as np
+
+    from dashpipe.models.rapidocr import _kept, _Line
+    from dashpipe.plates.band import find_band
+
+    row = np.full((60, 640, 3), (120, 120, 120), np.uint8)  # grey car
+    row[4:56, 200:440] = (25, 25, 25)  # the plate's dark rim
+    row[7:53, 203:437] = (40, 200, 250)  # yellow plate
+    cv2.putText(row, "JZ75WNL", (206, 46), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (0, 0, 0), 4)
+    band = find_band(row)
+    assert band is not None
+    xs = np.linspace(band.x1 + 8, band.x2 - 8, 7).tolist()
+    assert _kept(_Line(row, band, row.shape[1]), xs, [0.99] * 7) == list(range(7))
+
+
 def test_a_read_unsure_throughout_gets_no_margin_retry():
     from dashpipe.models.rapidocr import RETRY_MIN_CONFIDENCE, _worth_retry
 
