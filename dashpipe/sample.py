@@ -538,6 +538,15 @@ def _plate_image(style: _PlateStyle, display: str, state: str | None) -> np.ndar
     return img
 
 
+def plate_image(style: str, display: str) -> np.ndarray:
+    """A plate of the named style ("us", "uk", "nl", "fr", "de", ...) as the sample draws it, at its
+    template scale (no state name): the reader is tested on the sample's plates without a clip."""
+    styles = {s.name: s for s in _STYLES}
+    if style not in styles:
+        raise ValueError(f"unknown plate style {style!r}; known: {', '.join(styles)}")
+    return _plate_image(styles[style], display, None)
+
+
 def _new_plate(rng: np.random.Generator, used: set[str]) -> _Plate:
     while True:
         style = _STYLES[int(rng.integers(len(_STYLES)))]

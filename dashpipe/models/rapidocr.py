@@ -356,6 +356,12 @@ class _Read:
 
 
 OTHER_GROUND = 40.0  # Lab chroma distance between an edge character's ground and the plate's
+INK_CHROMA = 20.0  # Lab chroma below which a pixel has no colour (black ink, white letters, grey paint)
+MIN_GROUND_SHARE = 0.25  # ... and the share of coloured pixels a window needs to be judged by them alone
+
+
+def _chroma(ab: np.ndarray) -> np.ndarray:
+    return np.asarray(np.linalg.norm(ab - 128.0, axis=-1))  # OpenCV's 8-bit Lab has grey at a = b = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,6 +370,7 @@ class _RowGround:
 
     ab: np.ndarray | None  # None for a grey row: no colour to tell a band by
     plate: np.ndarray
+    coloured: bool = False  # the plate's ground has a colour (yellow, orange, green) and its ink none
 
     @classmethod
     def of(cls, row: np.ndarray, span: tuple[float, float] | None = None) -> _RowGround:
@@ -374,8 +381,22 @@ class _RowGround:
             return cls(None, np.zeros(2, np.float32))
         ab = cv2.cvtColor(row, cv2.COLOR_BGR2LAB)[:, :, 1:].astype(np.float32)
         lo, hi = (0, ab.shape[1]) if span is None else (max(0, int(span[0])), int(math.ceil(span[1])) + 1)
-        plate = ab[:, lo:hi] if hi > lo else ab
-        return cls(ab, np.median(plate.reshape(-1, 2), axis=0))
+        plate = np.median((ab[:, lo:hi] if hi > lo else ab).reshape(-1, 2), axis=0)
+        return cls(ab, plate, bool(_chroma(plate) >= INK_CHROMA))
+
+    def _ground(self, lo: int, hi: int) -> np.ndarray:
+        """The median colour of columns lo:hi. On a coloured plate a character's colourless pixels are
+        its ink, not its ground: a heavy glyph beside the plate's dark rim ("J") or right after the
+        country band ("P" on a Dutch plate) leaves more ink than ground in its window, and the ink's
+        grey, or the band's edge beside it, would pass for another ground. They are left out while
+        enough coloured pixels remain (a band's white letters leave its blue)."""
+        assert self.ab is not None
+        pixels = self.ab[:, lo:hi].reshape(-1, 2)
+        if self.coloured:
+            tinted = pixels[_chroma(pixels) >= INK_CHROMA]
+            if len(tinted) >= MIN_GROUND_SHARE * len(pixels):
+                pixels = tinted
+        return np.median(pixels, axis=0)
 
     def other(self, x: float, glyph_h: float, look_left: bool) -> bool:
         """Does the character at ``x`` stand on a ground of another colour than the plate's?
@@ -395,10 +416,8 @@ class _RowGround:
             windows.append((int(x) - 2 * half, int(x) + 1))
         for lo, hi in windows:
             lo, hi = max(0, lo), min(self.ab.shape[1], hi)
-            if hi > lo:
-                here = np.median(self.ab[:, lo:hi].reshape(-1, 2), axis=0)
-                if float(np.linalg.norm(here - self.plate)) > OTHER_GROUND:
-                    return True
+            if hi > lo and float(np.linalg.norm(self._ground(lo, hi) - self.plate)) > OTHER_GROUND:
+                return True
         return False
 
 

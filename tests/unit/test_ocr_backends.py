@@ -302,6 +302,28 @@ def test_the_plate_ground_is_measured_between_the_number_s_characters():
     assert _kept(_Line(row, band, row.shape[1]), xs, [0.99] * 7) == list(range(7))
 
 
+@pytest.mark.parametrize(("style", "display", "text"), [("nl", "P-717-GH", "P717GH"), ("uk", "BB66 TBY", "BB66TBY")])
+def test_a_heavy_first_glyph_on_a_yellow_plate_is_read(reader: RapidOcrReader, style: str, display: str, text: str):
+    """The sample's yellow plates, shrunk to a far plate's size in a loose crop. The first glyph stands
+    right after the country band or beside the plate's dark rim, and its window holds more ink than
+    ground: the ink is no ground of another colour, and the glyph stays."""
+    import cv2
+
+    from dashpipe.sample import plate_image
+
+    plate = plate_image(style, display)
+    crops = []
+    for height in (24, 28):
+        small = cv2.resize(
+            plate, (round(plate.shape[1] * height / plate.shape[0]), height), interpolation=cv2.INTER_AREA
+        )
+        for body in (120, 30):  # grey and black cars
+            crop = np.full((height + 6, small.shape[1] + 36, 3), body, np.uint8)
+            crop[3 : 3 + height, 18 : 18 + small.shape[1]] = small
+            crops.append(crop)
+    assert [r.text for r in reader.read(crops)] == [text] * len(crops)
+
+
 def test_a_read_unsure_throughout_gets_no_margin_retry():
     from dashpipe.models.rapidocr import RETRY_MIN_CONFIDENCE, _worth_retry
 

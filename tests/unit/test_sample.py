@@ -14,7 +14,7 @@ import numpy as np
 import pynmea2
 import pytest
 
-from dashpipe.sample import SampleFiles, load_truth, render_sample
+from dashpipe.sample import SampleFiles, load_truth, plate_image, render_sample
 
 SECONDS, FPS, WIDTH, HEIGHT, SEED = 8.0, 15, 640, 360, 7
 
@@ -248,3 +248,13 @@ def test_the_burned_in_clock_is_on_one_edge_away_from_the_plates_and_bright_in_t
     dark = _luma(_frame_at(frames, (t0 + t1) / 2))
     assert np.percentile(dark[band], 99.5) > 150  # burned in after the exposure
     assert np.percentile(dark[HEIGHT // 4 : HEIGHT // 2], 99.5) < 30
+
+
+def test_a_plate_image_is_drawn_in_its_style_and_an_unknown_style_is_named():
+    nl = plate_image("nl", "P-717-GH")
+    assert nl.shape[1] > 4 * nl.shape[0]  # a European plate is long and low
+    blue = (nl[:, :, 0] > 120) & (nl[:, :, 2] < 60)
+    assert blue[:, : nl.shape[1] // 8].mean() > 0.5  # the country band at the left
+    assert not blue[:, nl.shape[1] // 4 :].any()
+    with pytest.raises(ValueError, match=r"'xx'.*nl"):
+        plate_image("xx", "ABC123")
