@@ -370,7 +370,11 @@ class _RowGround:
 
     ab: np.ndarray | None  # None for a grey row: no colour to tell a band by
     plate: np.ndarray
-    coloured: bool = False  # the plate's ground has a colour (yellow, orange, green) and its ink none
+
+    @property
+    def coloured(self) -> bool:
+        """The plate's ground has a colour (yellow, orange, green), and then its ink has none."""
+        return bool(_chroma(self.plate) >= INK_CHROMA)
 
     @classmethod
     def of(cls, row: np.ndarray, span: tuple[float, float] | None = None) -> _RowGround:
@@ -381,8 +385,7 @@ class _RowGround:
             return cls(None, np.zeros(2, np.float32))
         ab = cv2.cvtColor(row, cv2.COLOR_BGR2LAB)[:, :, 1:].astype(np.float32)
         lo, hi = (0, ab.shape[1]) if span is None else (max(0, int(span[0])), int(math.ceil(span[1])) + 1)
-        plate = np.median((ab[:, lo:hi] if hi > lo else ab).reshape(-1, 2), axis=0)
-        return cls(ab, plate, bool(_chroma(plate) >= INK_CHROMA))
+        return cls(ab, np.median((ab[:, lo:hi] if hi > lo else ab).reshape(-1, 2), axis=0))
 
     def _ground(self, lo: int, hi: int) -> np.ndarray:
         """The median colour of columns lo:hi. On a coloured plate a character's colourless pixels are
