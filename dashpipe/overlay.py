@@ -8,12 +8,6 @@ and then. Edges alone are not enough: the glyphs of a plate ahead, a car driving
 speed, are so close together that a pixel or two of jitter leaves their area all edges, but the
 jitter swings each pixel's grey level from ink to paint and back.
 
-Over a changing ground (the sky, with clouds drifting behind the text) the overlay's thin strokes,
-mixed with the ground at the analysis width, take on its brightness, and their grey levels spread
-over the drive as far as a plate's. They still change only a little from one kept frame to the
-next, where the jitter swings a plate's from one frame to the next: a pixel within MAX_STEP of its
-grey level in the frame before, nearly every time, is steady too.
-
 When pixels stay put all over the picture, the camera stood still (parked, or a frozen picture)
 and a parked car's plate would look the same: then nothing is called an overlay. (A parked
 camera facing a blank wall cannot be told from a moving one in fog; that is the price.)
@@ -41,7 +35,6 @@ from dashpipe.types import BBox
 EDGE_LEVEL = 40  # |Laplacian| of the luma counted as an edge (burned-in text is drawn at full contrast)
 PERSISTENT_SHARE = 0.9  # an overlay pixel is an edge in at least this share of the frames seen
 MAX_STD = 12.0  # ... and its grey level varies by at most this much (compression noise; 0..255)
-MAX_STEP = 12  # ... or from one kept frame to the next, nearly every time (text over drifting clouds)
 MIN_FRAMES = 20  # fewer frames than this cannot tell a steady plate from an overlay
 MIN_SPAN_S = 8.0  # ... nor can frames from a shorter stretch of time
 MAX_STEADY_SHARE = 0.05  # more of the picture than this stayed put: the camera did not move
@@ -64,8 +57,6 @@ class OverlayFinder:
 
     def __init__(self) -> None:
         self._counts: np.ndarray | None = None
-        self._calm = np.zeros(0, np.uint16)  # frames whose grey level was within MAX_STEP of the one before
-        self._previous: np.ndarray | None = None
         self._sum = np.zeros(0)
         self._squares = np.zeros(0)
         self._frames = 0
@@ -76,15 +67,10 @@ class OverlayFinder:
         edges = cv2.convertScaleAbs(cv2.Laplacian(luma, cv2.CV_16S, ksize=1)) >= EDGE_LEVEL
         if self._counts is None or self._counts.shape != luma.shape:
             self._counts = np.zeros(luma.shape, np.uint16)
-            self._calm = np.zeros(luma.shape, np.uint16)
-            self._previous = None
             self._sum = np.zeros(luma.shape, np.float64)
             self._squares = np.zeros(luma.shape, np.float64)
             self._frames = 0
             self._first_s = pts_s
-        if self._previous is not None:
-            self._calm += cv2.absdiff(luma, self._previous) <= MAX_STEP
-        self._previous = luma.copy()
         self._counts += edges
         cv2.accumulate(luma, self._sum)
         cv2.accumulateSquare(luma, self._squares)
@@ -98,8 +84,7 @@ class OverlayFinder:
             return ()
         mean = self._sum / self._frames
         spread = np.sqrt(np.maximum(self._squares / self._frames - mean * mean, 0.0))
-        calm = self._calm >= PERSISTENT_SHARE * (self._frames - 1)
-        steady = (counts >= PERSISTENT_SHARE * self._frames) & ((spread <= MAX_STD) | calm)
+        steady = (counts >= PERSISTENT_SHARE * self._frames) & (spread <= MAX_STD)
         if np.count_nonzero(steady) > MAX_STEADY_SHARE * steady.size:
             return ()
         busy = counts >= BUSY_SHARE * self._frames
