@@ -8,6 +8,12 @@ and then. Edges alone are not enough: the glyphs of a plate ahead, a car driving
 speed, are so close together that a pixel or two of jitter leaves their area all edges, but the
 jitter swings each pixel's grey level from ink to paint and back.
 
+Small text loses that in front of a bright sky: shrunk to the analysis width, a white glyph's thin
+dark rim blends away, and while a white cloud passes behind it the glyph is hardly an edge and its
+grey level follows the cloud. What it keeps is the sign of its edge, brighter than around it before
+blue sky and before white cloud alike; a plate that bobs by a pixel turns that sign over and over.
+So a pixel that is an edge in most frames and whose Laplacian keeps its sign counts as steady too.
+
 When pixels stay put all over the picture, the camera stood still (parked, or a frozen picture)
 and a parked car's plate would look the same: then nothing is called an overlay. (A parked
 camera facing a blank wall cannot be told from a moving one in fog; that is the price.)
@@ -19,7 +25,9 @@ runs on along its rows through such busy columns, a few glyphs at most.
 A straight road's solid edge line stays put too while the car keeps its lane. It slants, so the
 steady pixels are followed in pieces a few columns wide and only pieces on the same rows join into
 a line: a slanting stroke stays in pieces, a horizontal one is a line only a few rows tall, and
-neither is taken for text.
+neither is taken for text. Cameras write along the top or the bottom edge of the picture, so lines
+are only looked for there: in between, what stays put on a straight road is its lines, its horizon
+and a car ahead at the same speed.
 """
 
 from __future__ import annotations
@@ -34,7 +42,8 @@ from dashpipe.types import BBox
 
 EDGE_LEVEL = 40  # |Laplacian| of the luma counted as an edge (burned-in text is drawn at full contrast)
 PERSISTENT_SHARE = 0.9  # an overlay pixel is an edge in at least this share of the frames seen
-MAX_STD = 12.0  # ... and its grey level varies by at most this much (compression noise; 0..255)
+MAX_STD = 12.0  # ... and its grey level varies by at most this much (compression noise; 0..255),
+COHERENT = 0.8  # ... or its Laplacian keeps its sign: |its sum| is at least this share of the sum of |it|
 MIN_FRAMES = 20  # fewer frames than this cannot tell a steady plate from an overlay
 MIN_SPAN_S = 8.0  # ... nor can frames from a shorter stretch of time
 MAX_STEADY_SHARE = 0.05  # more of the picture than this stayed put: the camera did not move
@@ -47,33 +56,41 @@ SAME_ROWS = 0.6  # ... and two neighbours whose rows overlap this much (of the s
 MAX_DRIFT = 0.25  # ... whose middles are at most this share of the taller one's height apart ...
 LINE_SLACK = 1.5  # ... as long as the line stays at most this many times as tall as its tallest piece
 MIN_ROWS = 4  # a line of glyphs is at least this tall (the smallest burned-in text, at the analysis width)
+EDGE_BAND = 0.15  # burned-in text lies within this share of the height from the top or the bottom
 COVERED_SHARE = 0.5  # a box with at least this share of its core inside overlays is overlay text
 CORE_MARGIN = 0.25  # the core: the box without this share of its width (and height) on each side
 
 
 class OverlayFinder:
     """Counts, per pixel of the analysis image, in how many of the frames fed it was an edge, and sums
-    its grey levels and their squares (for their spread)."""
+    its grey levels and their squares (for their spread), its Laplacian and the Laplacian's size."""
 
     def __init__(self) -> None:
         self._counts: np.ndarray | None = None
         self._sum = np.zeros(0)
         self._squares = np.zeros(0)
+        self._lap_sum = np.zeros(0, np.float32)
+        self._lap_size = np.zeros(0, np.float32)
         self._frames = 0
         self._first_s: float | None = None
         self._last_s = 0.0
 
     def add(self, luma: np.ndarray, pts_s: float) -> None:
-        edges = cv2.convertScaleAbs(cv2.Laplacian(luma, cv2.CV_16S, ksize=1)) >= EDGE_LEVEL
+        lap = cv2.Laplacian(luma, cv2.CV_32F, ksize=1)
+        size = np.abs(lap)
         if self._counts is None or self._counts.shape != luma.shape:
             self._counts = np.zeros(luma.shape, np.uint16)
             self._sum = np.zeros(luma.shape, np.float64)
             self._squares = np.zeros(luma.shape, np.float64)
+            self._lap_sum = np.zeros(luma.shape, np.float32)
+            self._lap_size = np.zeros(luma.shape, np.float32)
             self._frames = 0
             self._first_s = pts_s
-        self._counts += edges
+        self._counts += size >= EDGE_LEVEL
         cv2.accumulate(luma, self._sum)
         cv2.accumulateSquare(luma, self._squares)
+        self._lap_sum += lap
+        self._lap_size += size
         self._frames += 1
         self._last_s = pts_s
 
@@ -88,8 +105,16 @@ class OverlayFinder:
         if np.count_nonzero(steady) > MAX_STEADY_SHARE * steady.size:
             return ()
         busy = counts >= BUSY_SHARE * self._frames
+        steady |= busy & (np.abs(self._lap_sum) >= COHERENT * self._lap_size)
+        steady[_inner_rows(steady.shape[0])] = False
         scale = full_width / counts.shape[1]
         return tuple(b.scale(scale) for b in _text_boxes(steady, busy))
+
+
+def _inner_rows(height: int) -> slice:
+    """The rows between the top and the bottom band, where no camera writes its text."""
+    band = round(EDGE_BAND * height)
+    return slice(band, max(band, height - band))
 
 
 def _run_on(busy_cols: np.ndarray, start: int, step: int, limit: int, gap: int) -> int:

@@ -208,7 +208,7 @@ def iter_lowres(
     detail_width: int | None = None,
     keep_frame: bool = True,
     skip_deblocking: bool = False,
-) -> Iterator[LowFrame]:
+) -> Generator[LowFrame, None, None]:
     """Every frame's luma at ``width`` pixels wide (height keeps the aspect ratio).
 
     With ``detail_width`` each frame also carries its luma at that width, and the small luma is

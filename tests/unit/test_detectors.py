@@ -380,7 +380,7 @@ def test_a_dim_plate_is_found_in_its_window_stretched() -> None:
     image = np.clip(rng.normal(40, 3, (400, 600)), 0, 255).astype(np.uint8)
     cv2.rectangle(image, (200, 150), (400, 250), 75, -1)
     cv2.putText(image, "ABC 123", (218, 218), cv2.FONT_HERSHEY_SIMPLEX, 1.3, 60, 3)
-    image = cv2.GaussianBlur(image, (3, 3), 0.8)
+    image = cv2.GaussianBlur(image, (3, 3), 0.8).astype(np.uint8)
     plate = BBox(x1=200, y1=150, x2=400, y2=250)
     found = refine_plate(image, plate.expand(0.1), CpuDetectorConfig().margin)
     assert found is not None and found.box.iou(plate) > 0.4

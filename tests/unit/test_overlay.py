@@ -108,6 +108,56 @@ def test_a_road_edge_line_that_stays_put_covers_no_plate_on_it():
         assert not in_overlay(BBox(x1=cx - 30, y1=cy - 8, x2=cx + 30, y2=cy + 8), boxes)
 
 
+CLOUDS = cv2.resize(cv2.GaussianBlur(rng.random((27, 4 * 48)), (0, 0), 3.0), (16 * W, 4 * H))
+CLOUDS = (CLOUDS - CLOUDS.mean()) / CLOUDS.std() * 10  # faint drifting texture, in the luma of a 1920 px frame
+
+
+def over_clouds(i: int, plate_at: tuple[int, int] | None = None) -> np.ndarray:
+    """A 1920 px frame with a white clock in a thin black rim at the top, over a sky that turns from blue
+    to a white cloud and back every ten seconds, softened as an encoder softens it, and shrunk to the
+    analysis width as the decoder's luma is: in front of the cloud the clock all but disappears."""
+    level = 90 + 150 * (0.5 - 0.5 * np.cos(2 * np.pi * i / 40))
+    big = np.clip(level + CLOUDS[:, 3 * i : 3 * i + 4 * W], 0, 255).astype(np.uint8)
+    if plate_at is not None:
+        x, y = plate_at
+        big[y : y + 4 * PLATE.shape[0], x : x + 4 * PLATE.shape[1]] = cv2.resize(PLATE, None, fx=4, fy=4)
+    text = f"2026/12/01 10:{i // 240:02d}:{(i // 4) % 60:02d}"
+    cv2.putText(big, text, (40, 70), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 0, 4, cv2.LINE_AA)
+    cv2.putText(big, text, (40, 70), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 255, 2, cv2.LINE_AA)
+    return cv2.resize(cv2.GaussianBlur(big, (0, 0), 1.0), (W, H), interpolation=cv2.INTER_AREA)
+
+
+def test_a_clock_over_drifting_clouds_is_found_and_a_plate_ahead_beside_it_is_not():
+    """The sky behind the clock swings from blue to white, so its blended pixels neither keep their grey
+    level nor stay edges all the time; what they keep is the sign of their edge (brighter or darker than
+    around them). A plate ahead that bobs by a pixel or two flips that sign."""
+    (tw, th), _ = cv2.getTextSize("2026/12/01 10:00:00", cv2.FONT_HERSHEY_SIMPLEX, 0.8, 2)
+    clock = BBox(x1=40, y1=70 - th, x2=40 + tw, y2=72).scale(0.25)
+    seconds = BBox(x1=clock.x2 - 0.15 * clock.width, y1=clock.y1, x2=clock.x2, y2=clock.y2)
+    finder = OverlayFinder()
+    for i in range(80):
+        x, y = following(i)
+        finder.add(over_clouds(i, plate_at=(4 * (x + 100), 4 * (y - 108))), i / 4)
+    boxes = [b.scale(0.25) for b in finder.boxes(4 * W)]
+    assert in_overlay(clock, boxes), boxes
+    assert in_overlay(seconds, boxes), boxes
+    x, y = following(0)
+    plate = BBox(x1=x + 97, y1=y - 110, x2=x + 163, y2=y - 92)
+    assert not in_overlay(plate, boxes), boxes
+
+
+def test_steady_lines_in_the_middle_of_the_picture_are_not_text():
+    """Cameras write along the top or the bottom edge; in between, what stays put is the road's lines
+    and the horizon, however text-like their pieces look."""
+    finder = OverlayFinder()
+    for i in range(60):
+        img = scene(i, clock=False)
+        cv2.putText(img, "2026/12/01 10:00:00", (20, 140), cv2.FONT_HERSHEY_SIMPLEX, 0.45, 0, 4, cv2.LINE_AA)
+        cv2.putText(img, "2026/12/01 10:00:00", (20, 140), cv2.FONT_HERSHEY_SIMPLEX, 0.45, 255, 1, cv2.LINE_AA)
+        finder.add(img, i / 4)
+    assert finder.boxes(W) == ()
+
+
 @pytest.mark.parametrize(
     ("box", "inside"),
     [
@@ -144,7 +194,7 @@ def _frames(n: int) -> list[LowFrame]:
     out = []
     for i in range(n):
         img = scene(i, plate_at=following(i))
-        bgr = av.VideoFrame.from_ndarray(cv2.cvtColor(img, cv2.COLOR_GRAY2BGR), format="bgr24")
+        bgr = av.VideoFrame.from_ndarray(cv2.cvtColor(img, cv2.COLOR_GRAY2BGR).astype(np.uint8), format="bgr24")
         out.append(LowFrame(index=i, pts_s=i / 4, luma=img, frame=bgr))
     return out
 

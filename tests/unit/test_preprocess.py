@@ -16,7 +16,7 @@ SCENE = cv2.GaussianBlur((rng.random((H, W)) * 255).astype(np.uint8), (0, 0), 1.
 
 
 def frame(index: int, image: np.ndarray, fps: float = 30.0) -> LowFrame:
-    bgr = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    bgr = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR).astype(np.uint8)
     return LowFrame(index=index, pts_s=index / fps, luma=image, frame=av.VideoFrame.from_ndarray(bgr, format="bgr24"))
 
 
