@@ -57,6 +57,7 @@ MAX_DRIFT = 0.25  # ... whose middles are at most this share of the taller one's
 LINE_SLACK = 1.5  # ... as long as the line stays at most this many times as tall as its tallest piece
 MIN_ROWS = 4  # a line of glyphs is at least this tall (the smallest burned-in text, at the analysis width)
 EDGE_BAND = 0.15  # burned-in text lies within this share of the height from the top or the bottom
+MIN_ACROSS = 0.3  # gradient across a line, as a share of that along it (text: 0.5-1.5; road lines: < 0.2)
 COVERED_SHARE = 0.5  # a box with at least this share of its core inside overlays is overlay text
 CORE_MARGIN = 0.25  # the core: the box without this share of its width (and height) on each side
 
@@ -108,7 +109,17 @@ class OverlayFinder:
         steady |= busy & (np.abs(self._lap_sum) >= COHERENT * self._lap_size)
         steady[_inner_rows(steady.shape[0])] = False
         scale = full_width / counts.shape[1]
-        return tuple(b.scale(scale) for b in _text_boxes(steady, busy))
+        boxes = [b for b in _text_boxes(steady, busy) if _strokes_across(mean, b)]
+        return tuple(b.scale(scale) for b in boxes)
+
+
+def _strokes_across(mean: np.ndarray, box: BBox) -> bool:
+    """Whether the average picture has glyph strokes across the line as well as along it: a road's
+    line, level or slanting, has its edges along it only."""
+    part = mean[int(box.y1) : int(box.y2), int(box.x1) : int(box.x2)]
+    across = float(np.abs(cv2.Sobel(part, cv2.CV_64F, 1, 0)).sum())
+    along = float(np.abs(cv2.Sobel(part, cv2.CV_64F, 0, 1)).sum())
+    return across >= MIN_ACROSS * along
 
 
 def _inner_rows(height: int) -> slice:
