@@ -85,6 +85,13 @@ def test_too_few_frames_or_too_short_a_stretch_find_nothing():
     assert finder.boxes(W) == ()
 
 
+def test_three_seconds_of_driving_are_enough_to_find_the_clock():
+    """A short clip (a camera's first segment, an event clip) has its stamp read as plates unless found."""
+    boxes = [b.scale(0.25) for b in find(12, plate=True)]  # 3 s at four kept frames a second
+    assert in_overlay(CLOCK_BOX, boxes), boxes
+    assert in_overlay(SECONDS_BOX, boxes), boxes
+
+
 def test_without_a_clock_nothing_is_found():
     finder = OverlayFinder()
     for i in range(60):
