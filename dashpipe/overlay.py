@@ -43,10 +43,12 @@ from dashpipe.types import BBox
 EDGE_LEVEL = 40  # |Laplacian| of the luma counted as an edge (burned-in text is drawn at full contrast)
 PERSISTENT_SHARE = 0.9  # an overlay pixel is an edge in at least this share of the frames seen
 MAX_STD = 12.0  # ... and its grey level varies by at most this much (compression noise; 0..255),
-COHERENT = 0.8  # ... or its Laplacian keeps its sign: |its sum| is at least this share of the sum of |it|
+COHERENT = 0.95  # ... or its Laplacian keeps its sign: |its sum| is at least this share of the sum of |it|
+MIN_SIGN_FRAMES = 12  # ... over at least this many frames (over fewer, a plate bobbing by a pixel keeps it by chance)
 MIN_FRAMES = 6  # fewer frames than this cannot tell a steady pixel from one that stayed by chance
 MIN_SPAN_S = 1.5  # ... nor can frames from a shorter stretch of time (the scene moves too little)
 MAX_STEADY_SHARE = 0.05  # more of the picture than this stayed put: the camera did not move
+STILL_SIGNS = 0.85  # ... nor did it when its edges kept their sides this well (driving: 0.2-0.65)
 MIN_PIXELS = 12  # a persistent blob smaller than this is a dust speck or a hot pixel, not text
 BUSY_SHARE = 0.6  # a pixel that is an edge in this share of the frames may be a ticking digit's
 MAX_REACH = 6.0  # a line runs on through busy columns for at most this many of its heights a side
@@ -80,7 +82,7 @@ class OverlayFinder:
         lap = cv2.Laplacian(luma, cv2.CV_32F, ksize=1)
         size = np.abs(lap)
         if self._counts is None or self._counts.shape != luma.shape:
-            self._counts = np.zeros(luma.shape, np.uint16)
+            self._counts = np.zeros(luma.shape, np.uint32)
             self._sum = np.zeros(luma.shape, np.float64)
             self._squares = np.zeros(luma.shape, np.float64)
             self._lap_sum = np.zeros(luma.shape, np.float32)
@@ -95,6 +97,12 @@ class OverlayFinder:
         self._frames += 1
         self._last_s = pts_s
 
+    def _stood_still(self) -> bool:
+        """Whether the picture's edges kept their sides all over it: parked, the frames a stage keeps are
+        those where the light changed, and their grey levels move while nothing else does."""
+        size = float(self._lap_size.sum())
+        return size > 0 and float(np.abs(self._lap_sum).sum()) >= STILL_SIGNS * size
+
     def boxes(self, full_width: int) -> tuple[BBox, ...]:
         """The overlays found, as boxes of the full frame, ``full_width`` pixels wide."""
         counts = self._counts
@@ -103,10 +111,11 @@ class OverlayFinder:
         mean = self._sum / self._frames
         spread = np.sqrt(np.maximum(self._squares / self._frames - mean * mean, 0.0))
         steady = (counts >= PERSISTENT_SHARE * self._frames) & (spread <= MAX_STD)
-        if np.count_nonzero(steady) > MAX_STEADY_SHARE * steady.size:
-            return ()
         busy = counts >= BUSY_SHARE * self._frames
-        steady |= busy & (np.abs(self._lap_sum) >= COHERENT * self._lap_size)
+        if self._frames >= MIN_SIGN_FRAMES:
+            steady |= busy & (np.abs(self._lap_sum) >= COHERENT * self._lap_size)
+        if np.count_nonzero(steady) > MAX_STEADY_SHARE * steady.size or self._stood_still():
+            return ()
         steady[_inner_rows(steady.shape[0])] = False
         scale = full_width / counts.shape[1]
         boxes = [b for b in _text_boxes(steady, busy) if _strokes_across(mean, b)]

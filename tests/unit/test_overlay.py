@@ -92,6 +92,34 @@ def test_two_seconds_of_driving_are_enough_to_find_the_clock():
     assert in_overlay(SECONDS_BOX, boxes), boxes
 
 
+@pytest.mark.parametrize("frames", [8, 12, 20, 40])
+def test_a_plate_ahead_bobbing_in_the_bottom_band_is_not_text(frames: int):
+    """Close behind a car at the same speed, its plate sits low in the picture and moves by a pixel or
+    two: its strokes' centres keep their edges' sides for a few frames, so that alone proves nothing."""
+    for phase in range(0, 40, 4):
+        finder = OverlayFinder()
+        for i in range(frames):
+            x, y = following(i + phase)
+            finder.add(scene(i + phase, plate_at=(x, y + 116)), i / 4)
+        boxes = [b.scale(0.25) for b in finder.boxes(4 * W)]
+        assert not in_overlay(BBox(x1=197, y1=234, x2=263, y2=254), boxes), (phase, boxes)
+
+
+@pytest.mark.parametrize("frames", [20, 60])
+def test_a_parked_camera_under_changing_light_finds_no_overlay(frames: int):
+    """Parked, the frames a stage keeps are those where the light changed: grey levels move, but every
+    edge keeps its side, the plate's in front as much as the clock's."""
+    finder = OverlayFinder()
+    for i in range(frames):
+        img = scene(i, drive=False, clock=False, plate_at=(200, 236)).astype(np.float32)
+        img = np.clip(img * (0.8 + 0.2 * np.sin(i * 0.5)), 0, 255).astype(np.uint8)
+        text = f"2026/12/01 10:{i // 40:02d}:{(i // 4) % 60:02d}"
+        cv2.putText(img, text, (300, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.45, 0, 4, cv2.LINE_AA)
+        cv2.putText(img, text, (300, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.45, 255, 1, cv2.LINE_AA)
+        finder.add(img, i / 4)
+    assert finder.boxes(W) == ()
+
+
 def test_without_a_clock_nothing_is_found():
     finder = OverlayFinder()
     for i in range(60):
