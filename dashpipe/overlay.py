@@ -12,10 +12,12 @@ Small text loses that in front of a bright sky: shrunk to the analysis width, a 
 dark rim blends away, and while a white cloud passes behind it the glyph is hardly an edge and its
 grey level follows the cloud. What it keeps is the sign of its edge, brighter than around it before
 blue sky and before white cloud alike; a plate that bobs by a pixel turns that sign over and over.
-So a pixel that is an edge in most frames and whose Laplacian keeps its sign counts as steady too.
+So a pixel that is an edge in most frames and whose Laplacian keeps its sign counts as steady too,
+once there are enough frames: over a few, a bobbing plate's stroke centres keep theirs by chance.
 
-When pixels stay put all over the picture, the camera stood still (parked, or a frozen picture)
-and a parked car's plate would look the same: then nothing is called an overlay. (A parked
+When pixels stay put all over the picture, or its edges keep their sides all over it (parked, the
+frames kept are those where the light changed), the camera stood still (or the picture froze) and a
+parked car's plate would look the same: then nothing is called an overlay. (A parked
 camera facing a blank wall cannot be told from a moving one in fog; that is the price.)
 
 The ticking digits of a clock (and a speed's) keep changing, so their grey levels are not steady,
