@@ -31,6 +31,17 @@ def plate_image() -> np.ndarray:
 PLATE = plate_image()
 
 
+def clock_text(i: int) -> str:
+    """The camera's clock on kept frame ``i`` (four a second)."""
+    return f"2026/12/01 10:{i // 40:02d}:{(i // 4) % 60:02d}"
+
+
+def burn(img: np.ndarray, text: str, at: tuple[int, int], scale: float = 0.45, stroke: int = 1, rim: int = 4) -> None:
+    """Text as a camera burns it in: white strokes in a black rim."""
+    cv2.putText(img, text, at, cv2.FONT_HERSHEY_SIMPLEX, scale, 0, rim, cv2.LINE_AA)
+    cv2.putText(img, text, at, cv2.FONT_HERSHEY_SIMPLEX, scale, 255, stroke, cv2.LINE_AA)
+
+
 def scene(i: int, *, drive: bool = True, clock: bool = True, plate_at: tuple[int, int] | None = None) -> np.ndarray:
     """The world scrolling by (or standing still), a plate ahead, the camera's clock on top."""
     shift = 7 * i if drive else 0
@@ -39,9 +50,7 @@ def scene(i: int, *, drive: bool = True, clock: bool = True, plate_at: tuple[int
         x, y = plate_at
         img[y : y + PLATE.shape[0], x : x + PLATE.shape[1]] = PLATE
     if clock:
-        text = f"2026/12/01 10:{i // 40:02d}:{(i // 4) % 60:02d}"  # kept frames at 4 a second
-        cv2.putText(img, text, STAMP, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 0, 4, cv2.LINE_AA)
-        cv2.putText(img, text, STAMP, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 255, 1, cv2.LINE_AA)
+        burn(img, clock_text(i), STAMP)
     return img
 
 
@@ -113,9 +122,7 @@ def test_a_parked_camera_under_changing_light_finds_no_overlay(frames: int):
     for i in range(frames):
         img = scene(i, drive=False, clock=False, plate_at=(200, 236)).astype(np.float32)
         img = np.clip(img * (0.8 + 0.2 * np.sin(i * 0.5)), 0, 255).astype(np.uint8)
-        text = f"2026/12/01 10:{i // 40:02d}:{(i // 4) % 60:02d}"
-        cv2.putText(img, text, (300, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.45, 0, 4, cv2.LINE_AA)
-        cv2.putText(img, text, (300, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.45, 255, 1, cv2.LINE_AA)
+        burn(img, clock_text(i), (300, 20))
         finder.add(img, i / 4)
     assert finder.boxes(W) == ()
 
@@ -157,9 +164,7 @@ def over_clouds(i: int, plate_at: tuple[int, int] | None = None) -> np.ndarray:
     if plate_at is not None:
         x, y = plate_at
         big[y : y + 4 * PLATE.shape[0], x : x + 4 * PLATE.shape[1]] = cv2.resize(PLATE, None, fx=4, fy=4)
-    text = f"2026/12/01 10:{i // 240:02d}:{(i // 4) % 60:02d}"
-    cv2.putText(big, text, (40, 70), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 0, 4, cv2.LINE_AA)
-    cv2.putText(big, text, (40, 70), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 255, 2, cv2.LINE_AA)
+    burn(big, clock_text(i), (40, 70), scale=0.8, stroke=2)
     return cv2.resize(cv2.GaussianBlur(big, (0, 0), 1.0), (W, H), interpolation=cv2.INTER_AREA)
 
 
@@ -188,8 +193,7 @@ def test_steady_lines_in_the_middle_of_the_picture_are_not_text():
     finder = OverlayFinder()
     for i in range(60):
         img = scene(i, clock=False)
-        cv2.putText(img, "2026/12/01 10:00:00", (20, 140), cv2.FONT_HERSHEY_SIMPLEX, 0.45, 0, 4, cv2.LINE_AA)
-        cv2.putText(img, "2026/12/01 10:00:00", (20, 140), cv2.FONT_HERSHEY_SIMPLEX, 0.45, 255, 1, cv2.LINE_AA)
+        burn(img, clock_text(0), (20, 140))
         finder.add(img, i / 4)
     assert finder.boxes(W) == ()
 
