@@ -50,7 +50,7 @@ MIN_SIGN_FRAMES = 12  # ... over at least this many frames (over fewer, a plate 
 MIN_FRAMES = 6  # fewer frames than this cannot tell a steady pixel from one that stayed by chance
 MIN_SPAN_S = 1.5  # ... nor can frames from a shorter stretch of time (the scene moves too little)
 MAX_STEADY_SHARE = 0.05  # more of the picture than this stayed put: the camera did not move
-STILL_SIGNS = 0.85  # ... nor did it when its edges kept their sides this well (driving: 0.2-0.65)
+STILL_SIGNS = 0.85  # ... nor did it when its edges kept their sides this well (driving, far fewer do)
 MIN_PIXELS = 12  # a persistent blob smaller than this is a dust speck or a hot pixel, not text
 BUSY_SHARE = 0.6  # a pixel that is an edge in this share of the frames may be a ticking digit's
 MAX_REACH = 6.0  # a line runs on through busy columns for at most this many of its heights a side
@@ -61,7 +61,7 @@ MAX_DRIFT = 0.25  # ... whose middles are at most this share of the taller one's
 LINE_SLACK = 1.5  # ... as long as the line stays at most this many times as tall as its tallest piece
 MIN_ROWS = 4  # a line of glyphs is at least this tall (the smallest burned-in text, at the analysis width)
 EDGE_BAND = 0.15  # burned-in text lies within this share of the height from the top or the bottom
-MIN_ACROSS = 0.3  # gradient across a line, as a share of that along it (text: 0.5-1.5; road lines: < 0.2)
+MIN_ACROSS = 0.3  # gradient across a line, as a share of that along it (a road's line has next to none)
 COVERED_SHARE = 0.5  # a box with at least this share of its core inside overlays is overlay text
 CORE_MARGIN = 0.25  # the core: the box without this share of its width (and height) on each side
 
