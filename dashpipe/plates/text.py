@@ -186,6 +186,9 @@ def plate_text(read: _Read, cfg: PlateSettings) -> str:
 
 _STROKES = frozenset("I1TY")
 MAX_BARE_DIGITS = 8  # no region issues longer plates of digits alone: longer ones are dates, clocks, phone numbers
+# A speed and its unit as cameras stamp it ("62 KM/H", "38 MPH", "90KPH"), with the slash read as a stroke or
+# left out. A clip too short to tell the stamp from the scene by its steadiness would report it as a plate.
+_SPEED_STAMP = re.compile(r"[0-9]{1,3}(?:KM[1IL7]?H|KPH|MPH)")
 
 
 def is_plausible(text: str, cfg: PlateSettings) -> bool:
@@ -199,12 +202,14 @@ def plate_like(text: str, cfg: PlateSettings) -> bool:
     without a top), which is what a grille, a fence, poles or a barcode read as; no region issues such
     plates. Nor more than MAX_BARE_DIGITS digits without a letter: a camera's burned-in date and time
     read as one line, or a phone number on a van, while real all-digit plates stay shorter (Israel's
-    8 the longest)."""
+    8 the longest). Nor a speed with its unit (``_SPEED_STAMP``)."""
     if not cfg.min_chars <= len(text) <= cfg.max_chars:
         return False
     if any(c not in _ALNUM_SET for c in text):
         return False
     if len(text) > MAX_BARE_DIGITS and text.isdigit():
+        return False
+    if _SPEED_STAMP.fullmatch(text):
         return False
     return not set(text) <= _STROKES
 

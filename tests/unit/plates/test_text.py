@@ -100,6 +100,11 @@ def test_bad_format_names_the_pattern() -> None:
         ("12345678", True),  # Israel's plates are eight digits
         ("2024112811", False),  # a burned-in date and hour read as one line
         ("MH12AB1234", True),  # India's plates are ten characters long, with letters
+        ("62KMH", False),  # a burned-in speed: "62 KM/H"
+        ("120KM1H", False),  # ... its slash read as a stroke
+        ("38MPH", False),
+        ("KMH62", True),  # letters first: no camera writes its speed so
+        ("62KMHA", True),
     ],
 )
 def test_plausible_length_alphabet_and_strokes(text: str, ok: bool) -> None:
