@@ -22,7 +22,8 @@ camera facing a blank wall cannot be told from a moving one in fog; that is the 
 
 The ticking digits of a clock (and a speed's) keep changing, so their grey levels are not steady,
 but their pixels are edges nearly all the time, where the world's are now and then: a line's box
-runs on along its rows through such busy columns, a few glyphs at most.
+runs on along its rows through such busy columns, a few glyphs at most, over gaps as wide as a glyph
+is tall (a thin colon in front of a white cloud is an edge too seldom to be steady or busy).
 
 A straight road's solid edge line stays put too while the car keeps its lane. It slants, so the
 steady pixels are followed in pieces a few columns wide and only pieces on the same rows join into
@@ -54,7 +55,7 @@ STILL_SIGNS = 0.85  # ... nor did it when its edges kept their sides this well (
 MIN_PIXELS = 12  # a persistent blob smaller than this is a dust speck or a hot pixel, not text
 BUSY_SHARE = 0.6  # a pixel that is an edge in this share of the frames may be a ticking digit's
 MAX_REACH = 6.0  # a line runs on through busy columns for at most this many of its heights a side
-GAP_REACH = 0.6  # ... over gaps of at most this many heights (the space between two glyphs)
+GAP_REACH = 1.0  # ... over gaps of at most this many heights (a clock's colon and the spaces beside it)
 PIECE_PX = 8  # a line is followed in pieces this many columns wide ...
 SAME_ROWS = 0.6  # ... and two neighbours whose rows overlap this much (of the shorter) are one line ...
 MAX_DRIFT = 0.25  # ... whose middles are at most this share of the taller one's height apart ...
