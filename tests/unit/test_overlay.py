@@ -87,11 +87,15 @@ def test_a_camera_that_stood_still_finds_no_overlay():
 
 
 def test_too_few_frames_or_too_short_a_stretch_find_nothing():
-    assert find(MIN_FRAMES - 1) == ()
-    finder = OverlayFinder()
-    for i in range(40):
-        finder.add(scene(i), i / 30)  # 1.3 s only
-    assert finder.boxes(W) == ()
+    def found(frames: int, step_s: float) -> tuple[BBox, ...]:
+        finder = OverlayFinder()
+        for i in range(frames):
+            finder.add(scene(i), i * step_s)
+        return finder.boxes(W)
+
+    assert found(MIN_FRAMES, 1.0)  # enough frames over a long enough stretch
+    assert found(MIN_FRAMES - 1, 1.0) == ()
+    assert found(40, 1 / 30) == ()  # 1.3 s only
 
 
 def test_two_seconds_of_driving_are_enough_to_find_the_clock():
